@@ -1,0 +1,36 @@
+"""Writing the audit trail. Events are only ever inserted, never updated or deleted."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from .models import AuditEvent
+from .models.base import utcnow
+
+
+def record(
+    session: Session,
+    organisation_id: int,
+    action: str,
+    *,
+    actor_id: int | None = None,
+    authorization_id: int | None = None,
+    instance_id: int | None = None,
+    task_id: str | None = None,
+    details: dict | None = None,
+    at: datetime | None = None,
+) -> AuditEvent:
+    event = AuditEvent(
+        organisation_id=organisation_id,
+        action=action,
+        actor_id=actor_id,
+        authorization_id=authorization_id,
+        instance_id=instance_id,
+        task_id=task_id,
+        details=details or {},
+        at=at or utcnow(),
+    )
+    session.add(event)
+    return event

@@ -1,0 +1,77 @@
+"""The registry: authorization codes and the authorizations people hold."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Base, JsonType, UtcDateTime, utcnow
+
+
+class MandateType(StrEnum):
+    TRANSACTION = "transaction"  # asiointivaltuus
+    GRANTING_RIGHT = "granting_right"  # valtuutusoikeus
+    REPRESENTATION = "representation"  # edustamisvaltuus
+    REPRESENTATIVE_GRANTING_RIGHT = "representative_granting_right"  # edustajan valtuutusoikeus
+
+
+class AuthorizationStatus(StrEnum):
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    ACTIVE = "active"
+    REJECTED = "rejected"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"  # dropped from a request before any decision
+
+
+class AuthorizationCategory(Base):
+    __tablename__ = "authorization_categories"
+    __table_args__ = (UniqueConstraint("organisation_id", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    key: Mapped[str] = mapped_column(String(64))
+    name: Mapped[dict] = mapped_column(JsonType)
+
+
+class AuthorizationCode(Base):
+    __tablename__ = "authorization_codes"
+    __table_args__ = (UniqueConstraint("organisation_id", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    key: Mapped[str] = mapped_column(String(100))
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("authorization_categories.id"))
+    agency: Mapped[str] = mapped_column(String(100), default="")
+    name: Mapped[dict] = mapped_column(JsonType)
+    description: Mapped[dict] = mapped_column(JsonType, default=dict)
+    mandate_type: Mapped[str] = mapped_column(String(40), default=MandateType.TRANSACTION.value)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    verified: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    category: Mapped[AuthorizationCategory | None] = relationship(lazy="joined")
+
+
+class Authorization(Base):
+    __tablename__ = "authorizations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    holder_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    code_id: Mapped[int] = mapped_column(ForeignKey("authorization_codes.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    mandate_type: Mapped[str | None] = mapped_column(String(40))
+    valid_from: Mapped[date | None] = mapped_column(Date)
+    valid_until: Mapped[date | None] = mapped_column(Date, index=True)
+    justification: Mapped[str] = mapped_column(Text, default="")
+    registered_on: Mapped[date | None] = mapped_column(Date)
+    closing_reason: Mapped[str] = mapped_column(Text, default="")
+    request_instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instances.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+    code: Mapped[AuthorizationCode] = relationship(lazy="joined")

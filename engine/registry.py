@@ -1,0 +1,121 @@
+"""The registry of authorizations, and the service operations the request diagram calls."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+
+from . import audit
+from .errors import EngineError
+from .models import Authorization, AuthorizationCode, AuthorizationStatus, MandateType
+from .operations import OperationContext, operation
+
+S = AuthorizationStatus
+
+
+def _rows(ctx: OperationContext, *statuses: S) -> list[Authorization]:
+    query = select(Authorization).where(
+        Authorization.request_instance_id == ctx.instance_id,
+        Authorization.organisation_id == ctx.organisation_id,
+        Authorization.status.in_([s.value for s in statuses]),
+    ).order_by(Authorization.id)
+    return list(ctx.session.scalars(query))
+
+
+def _date(value) -> date | None:
+    if value in (None, ""):
+        return None
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def _change(ctx: OperationContext, row: Authorization, status: S, action: str, **details) -> None:
+    old = row.status
+    row.status = status.value
+    row.updated_at = ctx.now
+    audit.record(
+        ctx.session, ctx.organisation_id, action, actor_id=ctx.actor_id, authorization_id=row.id,
+        instance_id=ctx.instance_id, details={"from": old, "to": status.value, **details}, at=ctx.now,
+    )
+
+
+@operation("registry.record_request")
+def record_request(ctx: OperationContext):
+    """Write the requested codes to the registry as requested authorizations (again after a return)."""
+    wanted = [int(c) for c in ctx.data.get("codes", [])]
+    codes = {
+        c.id: c for c in ctx.session.scalars(
+            select(AuthorizationCode).where(
+                AuthorizationCode.organisation_id == ctx.organisation_id, AuthorizationCode.id.in_(wanted)
+            )
+        )
+    }
+    if set(wanted) - set(codes):
+        raise EngineError("request names codes that do not exist in this organisation")
+    existing = {row.code_id: row for row in _rows(ctx, S.REQUESTED)}
+    for code_id, row in existing.items():
+        if code_id not in codes:
+            _change(ctx, row, S.CANCELLED, "authorization.cancelled", reason="removed from the request")
+    for code_id in wanted:
+        row = existing.get(code_id)
+        if row is None:
+            row = Authorization(
+                organisation_id=ctx.organisation_id, holder_id=ctx.subject_person_id, code_id=code_id,
+                status=S.REQUESTED.value, request_instance_id=ctx.instance_id, created_at=ctx.now,
+                mandate_type=codes[code_id].mandate_type,
+            )
+            ctx.session.add(row)
+        row.justification = ctx.data.get("justification", "")
+        row.valid_from = _date(ctx.data.get("valid_from"))
+        row.valid_until = _date(ctx.data.get("valid_until"))
+        row.updated_at = ctx.now
+        if row.id is None:
+            ctx.session.flush()
+            audit.record(
+                ctx.session, ctx.organisation_id, "authorization.requested", actor_id=ctx.actor_id,
+                authorization_id=row.id, instance_id=ctx.instance_id, at=ctx.now,
+                details={"code": codes[code_id].key},
+            )
+    return {"authorizations": len(wanted)}
+
+
+@operation("registry.record_approval")
+def record_approval(ctx: OperationContext):
+    """Mark the request's authorizations approved by the director."""
+    for row in _rows(ctx, S.REQUESTED):
+        _change(ctx, row, S.APPROVED, "authorization.approved")
+    return None
+
+
+@operation("registry.record_rejection")
+def record_rejection(ctx: OperationContext, stage: str = "approval", reason: str = ""):
+    """Close the request's open authorizations as rejected (by the supervisor or the director)."""
+    for row in _rows(ctx, S.REQUESTED, S.APPROVED):
+        row.closing_reason = reason or ""
+        _change(ctx, row, S.REJECTED, "authorization.rejected", stage=stage, reason=reason or "")
+    return None
+
+
+@operation("registry.record_registration")
+def record_registration(ctx: OperationContext):
+    """The pääkäyttäjä registered the mandate in Suomi.fi: the authorizations become active."""
+    mandate_type = MandateType(ctx.data.get("mandate_type", MandateType.TRANSACTION.value)).value
+    for row in _rows(ctx, S.APPROVED):
+        row.mandate_type = mandate_type
+        row.registered_on = _date(ctx.data.get("registered_on")) or ctx.now.date()
+        row.valid_from = _date(ctx.data.get("registered_valid_from")) or row.valid_from
+        row.valid_until = _date(ctx.data.get("registered_valid_until")) or row.valid_until
+        _change(
+            ctx, row, S.ACTIVE, "authorization.registered", mandate_type=mandate_type,
+            valid_from=str(row.valid_from), valid_until=str(row.valid_until),
+        )
+    return None
+
+
+@operation("registry.record_registration_failure")
+def record_registration_failure(ctx: OperationContext, reason: str = ""):
+    """The mandate could not be registered in Suomi.fi: close the authorizations with the reason."""
+    for row in _rows(ctx, S.APPROVED):
+        row.closing_reason = reason or ""
+        _change(ctx, row, S.REJECTED, "authorization.registration_failed", reason=reason or "")
+    return None

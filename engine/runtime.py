@@ -1,0 +1,233 @@
+"""The workflow host: start instances, complete tasks, fire timers – each in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from uuid import UUID
+
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.task import TaskState
+
+from . import audit, forms, operations, specs, tasks
+from .config import Settings
+from .db import Database
+from .errors import (
+    NotAllowedError,
+    NotFoundError,
+    TaskConflictError,
+    TaskNotFoundError,
+    WorkflowError,
+)
+from .models import HumanTask, HumanTaskOwner, InstanceStatus, Organisation, Person, ProcessInstance, TaskStatus
+from .options import option_sources
+from .script_engine import SafeScriptEngine
+from .serializer import StateSerializer
+
+REQUEST_PROCESS = "authorization_request"
+
+
+@dataclass(frozen=True)
+class StepResult:
+    instance_id: int
+    status: str
+    ready_task_ids: list[str]  # tasks that became ready in this step
+    next_task_for_actor: str | None  # a ready task the actor may do next, if any
+
+
+class Host:
+    def __init__(self, settings: Settings, db: Database | None = None, clock: Callable[[], datetime] | None = None):
+        self.settings = settings
+        self.db = db or Database(settings.database_url)
+        self.specs = specs.SpecCache()
+        self.serializer = StateSerializer()
+        self.clock = clock or (lambda: datetime.now(UTC))
+        operations.load_all()
+
+    # -- processes -------------------------------------------------------------------------
+    def load_processes(self) -> list:
+        """Check every diagram in processes/ and store new versions (raises DiagramError)."""
+        with self.db.unit_of_work() as session:
+            rows = specs.sync(session, self.settings.processes_dir, self.settings.forms_dir)
+            return [(r.process_id, r.version, r.content_hash) for r in rows]
+
+    # -- commands --------------------------------------------------------------------------
+    def start_request(self, actor_id: int, holder_id: int, data: dict) -> StepResult:
+        """Start an authorization request for ``holder_id`` and submit its first form, atomically."""
+        return self.start_process(REQUEST_PROCESS, actor_id, holder_id, data)
+
+    def start_process(self, process_id: str, actor_id: int, subject_id: int, data: dict) -> StepResult:
+        now = self.clock()
+        with self._command() as session:
+            actor = self._person(session, actor_id)
+            subject = session.get(Person, subject_id)
+            if subject is None or subject.organisation_id != actor.organisation_id or not subject.active:
+                raise NotFoundError("person not found")
+            if actor.id != subject.id and subject.supervisor_id != actor.id:
+                raise NotAllowedError("only the person or their supervisor may start a request for them")
+            loaded = self.specs.latest(session, process_id)
+            org = session.get(Organisation, actor.organisation_id)
+            instance = ProcessInstance(
+                organisation_id=org.id, spec_version_id=loaded.version_id, process_id=process_id,
+                status=InstanceStatus.RUNNING.value, subject_person_id=subject.id, started_by_id=actor.id,
+                state="{}", serializer_version=self.serializer.version, created_at=now, updated_at=now,
+            )
+            session.add(instance)
+            session.flush()
+            wf = BpmnWorkflow(loaded.spec, loaded.subprocess_specs)
+            wf.data.update(self._initial_data(org, subject, actor))
+            wf.task_tree.data.update(wf.data)
+            self._run(session, instance, wf, actor.id, now, lambda w: None)
+            first = wf.get_tasks(state=TaskState.READY, manual=True)
+            if len(first) != 1:
+                raise WorkflowError(f"{process_id} must begin with exactly one user task")
+            audit.record(session, org.id, "process.started", actor_id=actor.id, instance_id=instance.id,
+                         details={"process": process_id, "version": loaded.version, "subject": subject.id}, at=now)
+            ready = tasks.sync(session, instance, wf, loaded, now)
+            return self._complete(session, instance, wf, loaded, ready[0], actor, data, now)
+
+    def complete_task(self, actor_id: int, task_id: str, data: dict) -> StepResult:
+        """Complete a ready task with submitted form data. Exactly one of concurrent completions wins."""
+        now = self.clock()
+        with self._command() as session:
+            actor = self._person(session, actor_id)
+            row = session.get(HumanTask, task_id)
+            if row is None or row.organisation_id != actor.organisation_id:
+                raise TaskNotFoundError("task not found")
+            instance = self._lock_instance(session, row.instance_id)
+            session.refresh(row)
+            if row.status != TaskStatus.READY.value:
+                raise TaskConflictError("the task has already been completed", status=row.status)
+            loaded = self.specs.get(session, instance.spec_version_id)
+            wf = self._load(instance, loaded)
+            return self._complete(session, instance, wf, loaded, row, actor, data, now)
+
+    def fire_due_timers(self, now: datetime | None = None, limit: int = 200) -> int:
+        """Advance every instance whose next timer is due. Costs O(due), not O(waiting)."""
+        now = now or self.clock()
+        with self.db.reader() as session:
+            due = list(session.scalars(
+                select(ProcessInstance.id).where(ProcessInstance.next_timer_due <= now)
+                .order_by(ProcessInstance.next_timer_due).limit(limit)
+            ))
+        fired = 0
+        for instance_id in due:
+            with self._command() as session:
+                instance = self._lock_instance(session, instance_id)
+                if instance.next_timer_due is None or instance.next_timer_due > now:
+                    continue  # someone else fired it
+                loaded = self.specs.get(session, instance.spec_version_id)
+                wf = self._load(instance, loaded)
+                self._run(session, instance, wf, None, now, lambda w: w.refresh_timers())
+                tasks.sync(session, instance, wf, loaded, now)
+                self._save(instance, wf)
+                audit.record(session, instance.organisation_id, "timer.fired", instance_id=instance.id, at=now)
+                fired += 1
+        return fired
+
+    # -- internals -------------------------------------------------------------------------
+    def _complete(self, session, instance, wf, loaded, row, actor, data, now) -> StepResult:
+        owners = set(session.scalars(select(HumanTaskOwner.person_id).where(HumanTaskOwner.task_id == row.id)))
+        if actor.id not in owners:
+            raise NotAllowedError("you are not among the people who may complete this task")
+        task = wf.get_task_from_id(UUID(row.id))
+        if task is None or task.state != TaskState.READY:
+            raise TaskConflictError("the task is no longer waiting for input")
+        schema = self.form_schema(session, loaded, row.form, actor.organisation_id)
+        clean = {k: v for k, v in data.items() if v not in (None, "", [])}
+        forms.validate(schema, clean, now.date())
+        for key in schema.get("properties", {}):
+            task.data.pop(key, None)  # a field left empty now must not keep an earlier answer
+        task.data.update(clean)
+        row.status, row.completed_at, row.completed_by_id = TaskStatus.COMPLETED.value, now, actor.id
+        audit.record(session, instance.organisation_id, "task.completed", actor_id=actor.id,
+                     instance_id=instance.id, task_id=row.id,
+                     details={"task": row.bpmn_id, "name": row.name, "data": clean}, at=now)
+        self._run(session, instance, wf, actor.id, now, lambda w: task.run())
+        ready = tasks.sync(session, instance, wf, loaded, now)
+        self._save(instance, wf)
+        if instance.status == InstanceStatus.COMPLETE.value:
+            audit.record(session, instance.organisation_id, "process.completed", instance_id=instance.id,
+                         details={"outcome": instance.outcome}, at=now)
+        session.flush()
+        mine = [t.id for t in ready if actor.id in directory_owner_ids(session, t.id)]
+        return StepResult(instance.id, instance.status, [t.id for t in ready], mine[0] if mine else None)
+
+    def _run(self, session, instance, wf, actor_id, now, step) -> None:
+        def services(task, name, params):
+            ctx = operations.OperationContext(
+                session, instance.organisation_id, instance.id, instance.subject_person_id, actor_id, task.data, now
+            )
+            return operations.call(ctx, name, params)
+
+        wf.script_engine = SafeScriptEngine(services)
+        try:
+            step(wf)
+            wf.do_engine_steps()
+        except SpiffWorkflowException as err:
+            raise WorkflowError(f"{instance.process_id}: {err}") from err
+
+    def form_schema(self, session: Session, loaded, form_file: str, organisation_id: int) -> dict:
+        schema = loaded.forms.get(form_file) or {"type": "object", "properties": {}}
+        return forms.with_options(schema, option_sources(session, organisation_id))
+
+    def _initial_data(self, org: Organisation, subject: Person, actor: Person) -> dict:
+        return {
+            "policy": dict(org.settings or {}),
+            "requester": {"id": subject.id, "name": subject.name, "unit_id": subject.unit_id,
+                          "has_supervisor": subject.supervisor_id is not None},
+            "started_by_supervisor": actor.id != subject.id and subject.supervisor_id == actor.id,
+        }
+
+    def _load(self, instance: ProcessInstance, loaded) -> BpmnWorkflow:
+        return self.serializer.loads(instance.state, loaded.spec, loaded.subprocess_specs, instance.serializer_version)
+
+    def _save(self, instance: ProcessInstance, wf: BpmnWorkflow) -> None:
+        instance.state = self.serializer.dumps(wf)
+        instance.serializer_version = self.serializer.version
+
+    def _person(self, session: Session, person_id: int) -> Person:
+        person = session.get(Person, person_id)
+        if person is None or not person.active:
+            raise NotAllowedError("unknown or inactive user")
+        return person
+
+    def _lock_instance(self, session: Session, instance_id: int) -> ProcessInstance:
+        query = select(ProcessInstance).where(ProcessInstance.id == instance_id)
+        if not self.db.is_sqlite:  # SQLite already holds the write lock (BEGIN IMMEDIATE)
+            query = query.with_for_update()
+        instance = session.scalars(query.execution_options(populate_existing=True)).one()
+        return instance
+
+    def _command(self):
+        return _Command(self.db)
+
+
+def directory_owner_ids(session: Session, task_id: str) -> set[int]:
+    return set(session.scalars(select(HumanTaskOwner.person_id).where(HumanTaskOwner.task_id == task_id)))
+
+
+class _Command:
+    """A unit of work that turns lost races into :class:`TaskConflictError`."""
+
+    def __init__(self, db: Database):
+        self._cm = db.unit_of_work()
+
+    def __enter__(self) -> Session:
+        return self._cm.__enter__()
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            return self._cm.__exit__(exc_type, exc, tb)
+        except StaleDataError as err:
+            raise TaskConflictError("someone else changed this process at the same time") from err
+        except OperationalError as err:
+            if "locked" in str(err).lower() or "could not serialize" in str(err).lower():
+                raise TaskConflictError("someone else changed this process at the same time") from err
+            raise

@@ -1,0 +1,178 @@
+"""Process spec versions: read diagrams with their forms, check them, store them once per
+content hash, and keep each version parsed in memory (parsing costs ~1 ms; a lookup ~1 µs)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lxml import etree
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+
+from .checks import BPMN, NS, SPIFF, LANE_ID, Problem, check_diagram
+from .errors import DiagramError, NotFoundError
+from .forms import read_form_file
+from .models import ProcessSpecVersion
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    bpmn_id: str
+    name: str
+    lane: str
+    role: str
+    form: str
+    ui_form: str
+    due_days: int | None
+
+
+@dataclass
+class LoadedSpec:
+    version_id: int
+    process_id: str
+    version: int
+    spec: object
+    subprocess_specs: dict
+    forms: dict
+    tasks: dict[str, TaskInfo] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A diagram file with the forms it references, ready to be checked and stored."""
+
+    path: Path
+    bpmn: bytes
+    forms: dict
+    process_id: str
+    name: str
+    content_hash: str
+
+
+def diagram_files(processes_dir: Path) -> list[Path]:
+    return sorted(processes_dir.glob("*/*.bpmn"))
+
+
+def read_bundle(path: Path, forms_dir: Path) -> Bundle:
+    """Read and check one diagram with its forms; raise :class:`DiagramError` naming every problem."""
+    data = path.read_bytes()
+    forms: dict = {}
+
+    def read_form(filename: str) -> dict:
+        forms[filename] = read_form_file(forms_dir, filename)
+        return forms[filename]
+
+    problems, root = check_diagram(data, path.name, read_form)
+    if root is not None and not problems:
+        problems += _parse_problems(data, forms, path.name)
+    if problems:
+        raise DiagramError(problems)
+    process = root.find("bpmn:process", NS)
+    digest = hashlib.sha256(data + b"\0" + json.dumps(forms, sort_keys=True).encode()).hexdigest()
+    return Bundle(path, data, forms, process.get("id"), process.get("name") or "", digest)
+
+
+def _parse_problems(data: bytes, forms: dict, filename: str) -> list[Problem]:
+    try:
+        parse(data)
+    except Exception as err:  # the library's own parse errors, whatever their class
+        return [Problem(filename, "process", f"SpiffWorkflow cannot run it: {err}")]
+    return []
+
+
+def parse(data: bytes, process_id: str | None = None):
+    from .checks import parse_xml
+
+    root = parse_xml(data)
+    parser = SpiffBpmnParser()  # XSD validation already done by check_diagram
+    parser.add_bpmn_xml(root, "diagram.bpmn")
+    process_id = process_id or root.find("bpmn:process", NS).get("id")
+    return root, parser.get_spec(process_id), parser.get_subprocess_specs(process_id)
+
+
+def sync(session: Session, processes_dir: Path, forms_dir: Path) -> list[ProcessSpecVersion]:
+    """Store every diagram in ``processes_dir`` whose content is new. All are checked first:
+    one broken diagram stores nothing and raises, naming the file, element and problem."""
+    bundles, problems = [], []
+    for path in diagram_files(processes_dir):
+        try:
+            bundles.append(read_bundle(path, forms_dir))
+        except DiagramError as err:
+            problems += err.problems
+    if problems:
+        raise DiagramError(problems)
+    return [store(session, b) for b in bundles]
+
+
+def store(session: Session, bundle: Bundle) -> ProcessSpecVersion:
+    existing = session.scalar(
+        select(ProcessSpecVersion).where(ProcessSpecVersion.content_hash == bundle.content_hash)
+    )
+    if existing is not None:
+        return existing
+    latest = session.scalar(
+        select(func.max(ProcessSpecVersion.version)).where(ProcessSpecVersion.process_id == bundle.process_id)
+    )
+    row = ProcessSpecVersion(
+        process_id=bundle.process_id, version=(latest or 0) + 1, content_hash=bundle.content_hash,
+        name=bundle.name, bpmn=bundle.bpmn.decode("utf-8"), forms=bundle.forms, source=str(bundle.path.name),
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+class SpecCache:
+    """Parsed specs by version id. Versions never change, so entries never go stale."""
+
+    def __init__(self):
+        self._by_version: dict[int, LoadedSpec] = {}
+        self._latest: dict[str, int] = {}
+
+    def get(self, session: Session, version_id: int) -> LoadedSpec:
+        loaded = self._by_version.get(version_id)
+        if loaded is None:
+            row = session.get(ProcessSpecVersion, version_id)
+            if row is None:
+                raise NotFoundError(f"process version {version_id} does not exist")
+            loaded = self._by_version[version_id] = _load(row)
+        return loaded
+
+    def latest(self, session: Session, process_id: str) -> LoadedSpec:
+        version_id = session.scalar(
+            select(ProcessSpecVersion.id).where(ProcessSpecVersion.process_id == process_id)
+            .order_by(ProcessSpecVersion.version.desc()).limit(1)
+        )
+        if version_id is None:
+            raise NotFoundError(f"process {process_id!r} has not been loaded")
+        return self.get(session, version_id)
+
+
+def _load(row: ProcessSpecVersion) -> LoadedSpec:
+    root, spec, subprocess_specs = parse(row.bpmn.encode("utf-8"), row.process_id)
+    lanes = {}
+    for lane in root.iter(f"{{{BPMN}}}lane"):
+        match = LANE_ID.match(lane.get("id") or "")
+        lanes[lane.get("name")] = match.group("role") if match else ""
+    tasks = {}
+    for node in root.iter(f"{{{BPMN}}}userTask"):
+        props = {p.get("name"): p.get("value") for p in node.iter(f"{{{SPIFF}}}property")}
+        task_spec = spec.task_specs[node.get("id")]
+        lane = task_spec.lane or ""
+        due = props.get("dueInDays")
+        tasks[node.get("id")] = TaskInfo(
+            node.get("id"), node.get("name") or node.get("id"), lane, lanes.get(lane, ""),
+            props.get("formJsonSchemaFilename", ""), props.get("formUiSchemaFilename", ""),
+            int(due) if due and due.isdigit() else None,
+        )
+    return LoadedSpec(row.id, row.process_id, row.version, spec, subprocess_specs, row.forms, tasks)
+
+
+def element_names(bpmn: str) -> dict[str, str]:
+    """bpmn id → name of every named element, for readable histories."""
+    root = etree.fromstring(bpmn.encode("utf-8"), etree.XMLParser(resolve_entities=False, no_network=True))
+    return {n.get("id"): n.get("name") for n in root.iter() if n.get("id") and n.get("name")}

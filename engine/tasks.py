@@ -1,0 +1,75 @@
+"""The human-task projection: kept in step with the workflow inside every command."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
+from SpiffWorkflow.task import TaskState
+
+from . import directory
+from .models import HumanTask, HumanTaskOwner, InstanceStatus, ProcessInstance, TaskStatus
+from .specs import LoadedSpec
+
+
+def sync(session: Session, instance: ProcessInstance, wf: BpmnWorkflow, loaded: LoadedSpec, now: datetime) -> list[HumanTask]:
+    """Project the workflow's ready user tasks and status onto the instance's rows.
+    Returns the tasks that became ready in this step."""
+    ready = {str(t.id): t for t in wf.get_tasks(state=TaskState.READY, manual=True)}
+    rows = {
+        row.id: row for row in session.scalars(
+            select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.status == TaskStatus.READY.value)
+        )
+    }
+    for task_id, row in rows.items():
+        if task_id not in ready:
+            row.status = TaskStatus.CANCELLED.value
+            row.completed_at = now
+    created = []
+    for task_id, task in ready.items():
+        if task_id in rows:
+            continue
+        info = loaded.tasks.get(task.task_spec.bpmn_id)
+        row = HumanTask(
+            id=task_id, organisation_id=instance.organisation_id, instance_id=instance.id,
+            bpmn_id=task.task_spec.bpmn_id, name=(info.name if info else task.task_spec.bpmn_name) or "",
+            lane=task.task_spec.lane or "", role=info.role if info else "",
+            form=info.form if info else "", ui_form=info.ui_form if info else "",
+            status=TaskStatus.READY.value, created_at=now,
+            due_at=now + timedelta(days=info.due_days) if info and info.due_days else None,
+        )
+        session.add(row)
+        owners = directory.potential_owners(session, row.role, instance) if row.role else []
+        session.add_all(HumanTaskOwner(task_id=task_id, person_id=pid) for pid in dict.fromkeys(owners))
+        created.append(row)
+    _project_instance(instance, wf, ready, now)
+    return created
+
+
+def _project_instance(instance: ProcessInstance, wf: BpmnWorkflow, ready: dict, now: datetime) -> None:
+    instance.current_step = ",".join(sorted({t.task_spec.bpmn_id for t in ready.values()}))[:200]
+    instance.updated_at = now
+    if wf.is_completed():
+        instance.status = InstanceStatus.COMPLETE.value
+        instance.completed_at = now
+        instance.next_timer_due = None
+        ends = [t for t in wf.get_tasks(state=TaskState.COMPLETED) if isinstance(t.task_spec, EndEvent)]
+        instance.outcome = ends[-1].task_spec.bpmn_id if ends else ""
+        return
+    instance.status = (InstanceStatus.RUNNING if ready else InstanceStatus.WAITING).value
+    instance.next_timer_due = next_timer_due(wf)
+
+
+def next_timer_due(wf: BpmnWorkflow) -> datetime | None:
+    due = []
+    for event in wf.waiting_events():
+        if event.event_type.endswith("TimerEventDefinition") and isinstance(event.value, str):
+            try:
+                value = datetime.fromisoformat(event.value)
+            except ValueError:
+                continue
+            due.append(value if value.tzinfo else value.replace(tzinfo=UTC))
+    return min(due) if due else None
