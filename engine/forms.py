@@ -121,3 +121,21 @@ def _add_years(d: date, years: int) -> date:
         return d.replace(year=d.year + years)
     except ValueError:  # 29 February
         return d.replace(year=d.year + years, day=28)
+
+
+def prefill(schema: dict, data: dict, today: date) -> dict:
+    """Initial values of a form from the process data, except fields marked x-prefill: false."""
+    values = {}
+    for name, prop in schema.get("properties", {}).items():
+        if prop.get("x-prefill") is False:
+            continue
+        source = prop.get("x-default-from")
+        if name in data:
+            values[name] = data[name]
+        elif source == "$today":
+            values[name] = today.isoformat()
+        elif source and source in data:
+            values[name] = data[source]
+        elif "default" in prop:
+            values[name] = prop["default"]
+    return values

@@ -177,6 +177,18 @@ class Host:
         schema = loaded.forms.get(form_file) or {"type": "object", "properties": {}}
         return forms.with_options(schema, option_sources(session, organisation_id))
 
+    def task_form(self, session: Session, task: HumanTask) -> tuple[dict, dict]:
+        """The task's JSON Schema (options filled) and UI schema, from its version's stored forms."""
+        instance = session.get(ProcessInstance, task.instance_id)
+        loaded = self.specs.get(session, instance.spec_version_id)
+        return self.form_schema(session, loaded, task.form, task.organisation_id), loaded.form(task.ui_form)
+
+    def start_form(self, session: Session, organisation_id: int, process_id: str = REQUEST_PROCESS):
+        """The form of the process's first user task, for the "new request" page."""
+        loaded = self.specs.latest(session, process_id)
+        info = loaded.tasks[loaded.start_task]
+        return self.form_schema(session, loaded, info.form, organisation_id), loaded.form(info.ui_form), info
+
     def _initial_data(self, org: Organisation, subject: Person, actor: Person) -> dict:
         return {
             "policy": dict(org.settings or {}),

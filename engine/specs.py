@@ -39,6 +39,10 @@ class LoadedSpec:
     subprocess_specs: dict
     forms: dict
     tasks: dict[str, TaskInfo] = field(default_factory=dict)
+    start_task: str | None = None  # the first user task after the start event
+
+    def form(self, filename: str) -> dict:
+        return self.forms.get(filename) or {}
 
 
 @dataclass(frozen=True)
@@ -169,7 +173,21 @@ def _load(row: ProcessSpecVersion) -> LoadedSpec:
             props.get("formJsonSchemaFilename", ""), props.get("formUiSchemaFilename", ""),
             int(due) if due and due.isdigit() else None,
         )
-    return LoadedSpec(row.id, row.process_id, row.version, spec, subprocess_specs, row.forms, tasks)
+    return LoadedSpec(row.id, row.process_id, row.version, spec, subprocess_specs, row.forms, tasks,
+                      _first_user_task(spec, tasks))
+
+
+def _first_user_task(spec, tasks: dict) -> str | None:
+    queue, seen = [spec.start], set()
+    while queue:
+        task_spec = queue.pop(0)
+        if task_spec.name in seen:
+            continue
+        seen.add(task_spec.name)
+        if getattr(task_spec, "bpmn_id", None) in tasks:
+            return task_spec.bpmn_id
+        queue.extend(task_spec.outputs)
+    return None
 
 
 def element_names(bpmn: str) -> dict[str, str]:

@@ -10,7 +10,7 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.task import TaskState
 
-from . import directory
+from . import directory, forms
 from .models import HumanTask, HumanTaskOwner, InstanceStatus, ProcessInstance, TaskStatus
 from .specs import LoadedSpec
 
@@ -40,6 +40,7 @@ def sync(session: Session, instance: ProcessInstance, wf: BpmnWorkflow, loaded: 
             form=info.form if info else "", ui_form=info.ui_form if info else "",
             status=TaskStatus.READY.value, created_at=now,
             due_at=now + timedelta(days=info.due_days) if info and info.due_days else None,
+            prefill=forms.prefill(loaded.forms.get(info.form, {}), task.data, now.date()) if info else {},
         )
         session.add(row)
         owners = directory.potential_owners(session, row.role, instance) if row.role else []

@@ -85,6 +85,7 @@ class HumanTask(Base):
     due_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    prefill: Mapped[dict] = mapped_column(JsonType, default=dict)  # initial form values, so pages need no workflow
 
 
 class HumanTaskOwner(Base):

@@ -197,6 +197,7 @@ def upgrade() -> None:
     sa.Column('due_at', engine.models.base.UtcDateTime(timezone=True), nullable=True),
     sa.Column('completed_at', engine.models.base.UtcDateTime(timezone=True), nullable=True),
     sa.Column('completed_by_id', sa.Integer(), nullable=True),
+    sa.Column('prefill', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.ForeignKeyConstraint(['completed_by_id'], ['people.id'], name=op.f('fk_human_tasks_completed_by_id_people')),
     sa.ForeignKeyConstraint(['instance_id'], ['process_instances.id'], name=op.f('fk_human_tasks_instance_id_process_instances')),
     sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'], name=op.f('fk_human_tasks_organisation_id_organisations')),

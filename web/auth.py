@@ -1,0 +1,108 @@
+"""Sign-in. Demo mode lets a visitor choose a demo person; the session and role checks are real."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import Blueprint, Flask, abort, flash, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+
+from engine import queries
+
+from .host import host
+
+bp = Blueprint("auth", __name__)
+
+
+def init_app(app: Flask) -> None:
+    @app.before_request
+    def load_user():
+        g.user = None
+        person_id = session.get("person_id")
+        if person_id is not None:
+            with host().db.reader() as s:
+                g.user = queries.user(s, person_id)
+            if g.user is None:
+                session.clear()
+
+    @app.context_processor
+    def inject_user():
+        return {"user": g.get("user"), "demo_sign_in": app.config["DEMO_SIGN_IN"]}
+
+
+def login_required(view):
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if g.get("user") is None:
+            return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def role_required(role: str):
+    def decorator(view):
+        @wraps(view)
+        @login_required
+        def wrapped(*args, **kwargs):
+            if not g.user.has(role):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+@bp.get("/login")
+def login():
+    from flask import current_app
+
+    if not current_app.config["DEMO_SIGN_IN"]:
+        abort(404)
+    with host().db.reader() as s:
+        organisations = queries.demo_users(s)
+        return render_template("auth/login.html", organisations=organisations, next=request.args.get("next", ""))
+
+
+@bp.post("/login")
+def login_post():
+    from flask import current_app
+
+    if not current_app.config["DEMO_SIGN_IN"]:
+        abort(404)
+    try:
+        person_id = int(request.form.get("person_id", ""))
+    except ValueError:
+        flash(_("Choose a person to sign in as."), "error")
+        return redirect(url_for("auth.login")), 303
+    with host().db.reader() as s:
+        found = queries.user(s, person_id)
+    if found is None:
+        flash(_("Choose a person to sign in as."), "error")
+        return redirect(url_for("auth.login")), 303
+    lang = session.get("lang")
+    session.clear()  # a fresh session at sign-in
+    session["person_id"] = found.id
+    if lang:
+        session["lang"] = lang
+    target = request.form.get("next", "")
+    if not target.startswith("/") or target.startswith("//"):
+        target = url_for("main.home")
+    return redirect(target, 303)
+
+
+@bp.post("/logout")
+def logout():
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    flash(_("You have signed out."), "info")
+    return redirect(url_for("auth.login") if _demo() else url_for("main.home"), 303)
+
+
+def _demo() -> bool:
+    from flask import current_app
+
+    return current_app.config["DEMO_SIGN_IN"]

@@ -1,0 +1,83 @@
+"""Valtuuspyynnöt: start a request, follow its status and history."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from engine import queries
+from engine.errors import FormValidationError
+from engine.forms import prefill
+from engine.models import AuditEvent, ProcessSpecVersion
+
+from .. import formrender
+from ..auth import login_required
+from ..host import host
+
+bp = Blueprint("requests", __name__, url_prefix="/requests")
+
+
+@bp.get("")
+@login_required
+def mine():
+    with host().db.reader() as s:
+        return render_template("requests/mine.html", rows=queries.my_requests(s, g.user))
+
+
+@bp.get("/new")
+@login_required
+def new():
+    return _render_new()
+
+
+@bp.post("/new")
+@login_required
+def create():
+    with host().db.reader() as s:
+        schema, _ui, _info = host().start_form(s, g.user.organisation_id)
+    data = formrender.parse(schema, request.form)
+    try:
+        holder_id = int(request.form.get("holder_id") or g.user.id)
+    except ValueError:
+        abort(400)
+    try:
+        result = host().start_request(g.user.id, holder_id, data)
+    except FormValidationError as err:
+        return _render_new(values=data, errors=err.errors, holder_id=holder_id, status=422)
+    flash(_("Your request has been sent."), "success")
+    return redirect(url_for("requests.show", instance_id=result.instance_id), 303)
+
+
+def _render_new(values=None, errors=None, holder_id=None, status=200):
+    with host().db.reader() as s:
+        schema, ui, info = host().start_form(s, g.user.organisation_id)
+        reports = queries.reports(s, g.user)
+        today = host().clock().date()
+        form_fields = formrender.fields(schema, ui, values if values is not None else prefill(schema, {}, today),
+                                        errors)
+        return render_template("requests/new.html", fields=form_fields, reports=reports, schema=schema,
+                               holder_id=holder_id or g.user.id, errors=errors or {}), status
+
+
+@bp.get("/<int:instance_id>")
+@login_required
+def show(instance_id: int):
+    with host().db.reader() as s:
+        view = queries.request_view(s, g.user, instance_id)
+        return render_template("requests/show.html", view=view, done=_done_steps(view))
+
+
+@bp.get("/<int:instance_id>/diagram.bpmn")
+@login_required
+def diagram(instance_id: int):
+    """The diagram version this request runs on, for the bpmn-js viewer."""
+    with host().db.reader() as s:
+        view = queries.request_view(s, g.user, instance_id)
+        bpmn = s.scalar(select(ProcessSpecVersion.bpmn).where(ProcessSpecVersion.id == view.instance.spec_version_id))
+    return Response(bpmn, mimetype="application/xml")
+
+
+def _done_steps(view) -> list[str]:
+    return sorted({e.event.details.get("task") for e in view.history
+                   if isinstance(e.event, AuditEvent) and e.event.action == "task.completed"} - {None})

@@ -1,0 +1,60 @@
+"""Omat tehtävät: the inbox, and a task's form."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from engine import queries
+from engine.errors import FormValidationError
+from engine.models import HumanTask
+
+from .. import formrender
+from ..auth import login_required
+from ..host import host
+
+bp = Blueprint("tasks", __name__, url_prefix="/tasks")
+
+
+@bp.get("")
+@login_required
+def inbox():
+    with host().db.reader() as s:
+        return render_template("tasks/inbox.html", rows=queries.inbox(s, g.user))
+
+
+@bp.get("/<task_id>")
+@login_required
+def show(task_id: str):
+    return _render(task_id)
+
+
+@bp.post("/<task_id>")
+@login_required
+def complete(task_id: str):
+    with host().db.reader() as s:
+        task, _instance, _can = queries.task_for(s, g.user, task_id)
+        schema, _ui = host().task_form(s, task)
+    data = formrender.parse(schema, request.form)
+    try:
+        result = host().complete_task(g.user.id, task_id, data)
+    except FormValidationError as err:
+        return _render(task_id, values=data, errors=err.errors, status=422)
+    flash(_("Saved: %(task)s.", task=task.name), "success")
+    if result.next_task_for_actor:
+        return redirect(url_for("tasks.show", task_id=result.next_task_for_actor), 303)
+    return redirect(url_for("requests.show", instance_id=result.instance_id), 303)
+
+
+def _render(task_id: str, values: dict | None = None, errors: dict | None = None, status: int = 200):
+    with host().db.reader() as s:
+        task, instance, can_complete = queries.task_for(s, g.user, task_id)
+        schema, ui = host().task_form(s, task)
+        view = queries.request_view(s, g.user, instance.id) if queries.can_see_instance(s, g.user, instance) \
+            else None
+        form_fields = formrender.fields(schema, ui, values if values is not None else task.prefill, errors)
+        return render_template(
+            "tasks/task.html", task=task, instance=instance, view=view, can_complete=can_complete,
+            schema=schema, fields=form_fields, errors=errors or {}, is_ready=task.status == "ready",
+            task_model=HumanTask,
+        ), status
