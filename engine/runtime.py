@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from uuid import UUID
 
 from sqlalchemy import select
@@ -16,6 +16,8 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import TaskState
 
 from . import audit, forms, operations, specs, tasks
+from .clock import frozen_at, system_now
+from .clock import install as install_clock
 from .config import Settings
 from .db import Database
 from .errors import (
@@ -47,8 +49,9 @@ class Host:
         self.db = db or Database(settings.database_url)
         self.specs = specs.SpecCache()
         self.serializer = StateSerializer()
-        self.clock = clock or (lambda: datetime.now(UTC))
+        self.clock = clock or system_now
         operations.load_all()
+        install_clock()
 
     # -- processes -------------------------------------------------------------------------
     def load_processes(self) -> list:
@@ -168,8 +171,9 @@ class Host:
 
         wf.script_engine = SafeScriptEngine(services)
         try:
-            step(wf)
-            wf.do_engine_steps()
+            with frozen_at(now):
+                step(wf)
+                wf.do_engine_steps()
         except SpiffWorkflowException as err:
             raise WorkflowError(f"{instance.process_id}: {err}") from err
 
