@@ -30,6 +30,7 @@ FLOW_NODES = (
     "eventBasedGateway",
 )
 LANE_ID = re.compile(r"^lane_(?P<role>[a-z_]+)$")
+ISO_LOOKING = re.compile(r"^(R\d*/)?P[0-9TWDHMSY]+$")
 FormReader = Callable[[str], dict]  # file name → parsed JSON (raises OSError/ValueError)
 
 
@@ -218,7 +219,9 @@ def _check_timer_literal(filename, event, tag, text) -> list[Problem]:
 
     try:
         value = expressions.evaluate(text, {})
-    except Exception:  # refers to data: checked when it runs
+    except Exception:  # refers to data: checked when it runs – unless it is an unquoted ISO 8601 value
+        if ISO_LOOKING.match(text.strip()):
+            return [Problem(filename, _el(event), f"timer {tag} {text.strip()} must be quoted: \"{text.strip()}\"")]
         return []
     if not isinstance(value, str):
         return [Problem(filename, _el(event), f"timer {tag} must be a string such as \"P30D\" (with quotes)")]
