@@ -24,9 +24,23 @@ SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 NS = {"bpmn": BPMN, "bpmndi": BPMNDI, "spiffworkflow": SPIFF}
 MAX_DIAGRAM_BYTES = 2_000_000
 FLOW_NODES = (
-    "startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent",
-    "task", "userTask", "manualTask", "serviceTask", "sendTask", "receiveTask", "businessRuleTask",
-    "callActivity", "subProcess", "exclusiveGateway", "parallelGateway", "inclusiveGateway",
+    "startEvent",
+    "endEvent",
+    "intermediateCatchEvent",
+    "intermediateThrowEvent",
+    "boundaryEvent",
+    "task",
+    "userTask",
+    "manualTask",
+    "serviceTask",
+    "sendTask",
+    "receiveTask",
+    "businessRuleTask",
+    "callActivity",
+    "subProcess",
+    "exclusiveGateway",
+    "parallelGateway",
+    "inclusiveGateway",
     "eventBasedGateway",
 )
 LANE_ID = re.compile(r"^lane_(?P<role>[a-z_]+)$")
@@ -88,7 +102,7 @@ def _check_processes(root, filename, _read) -> list[Problem]:
         problems.append(Problem(filename, "definitions", "contains no process"))
     for process in processes:
         if process.get("isExecutable") != "true":
-            problems.append(Problem(filename, _el(process), "is not executable (isExecutable=\"true\")"))
+            problems.append(Problem(filename, _el(process), 'is not executable (isExecutable="true")'))
     for node in root.iter():
         if node.get("id") in ("Start", "End"):
             problems.append(Problem(filename, _el(node), "the ids Start and End clash with the engine's own"))
@@ -139,9 +153,13 @@ def _check_lanes(root, filename, _read) -> list[Problem]:
         for lane in lanes:
             match = LANE_ID.match(lane.get("id") or "")
             if not match or match.group("role") not in LANE_ROLES:
-                problems.append(Problem(
-                    filename, _el(lane), "maps to no role: lane ids are lane_<role> with role one of "
-                    + ", ".join(LANE_ROLES)))
+                problems.append(
+                    Problem(
+                        filename,
+                        _el(lane),
+                        "maps to no role: lane ids are lane_<role> with role one of " + ", ".join(LANE_ROLES),
+                    )
+                )
             if not lane.get("name") or names.count(lane.get("name")) > 1:
                 problems.append(Problem(filename, _el(lane), "needs a name of its own (lane names must be unique)"))
         in_lane = {ref.text for lane in lanes for ref in lane.findall("bpmn:flowNodeRef", NS)}
@@ -221,10 +239,10 @@ def _check_timer_literal(filename, event, tag, text) -> list[Problem]:
         value = expressions.evaluate(text, {})
     except Exception:  # refers to data: checked when it runs – unless it is an unquoted ISO 8601 value
         if ISO_LOOKING.match(text.strip()):
-            return [Problem(filename, _el(event), f"timer {tag} {text.strip()} must be quoted: \"{text.strip()}\"")]
+            return [Problem(filename, _el(event), f'timer {tag} {text.strip()} must be quoted: "{text.strip()}"')]
         return []
     if not isinstance(value, str):
-        return [Problem(filename, _el(event), f"timer {tag} must be a string such as \"P30D\" (with quotes)")]
+        return [Problem(filename, _el(event), f'timer {tag} must be a string such as "P30D" (with quotes)')]
     try:
         if tag == "timeCycle":
             Timer.parse_iso_recurring_interval(value)

@@ -15,7 +15,8 @@ def load_codes(session: Session, organisation: Organisation, path: Path) -> int:
     """Insert codes the organisation does not have yet; never rewrite a code already in use."""
     doc = load_yaml(path)
     categories = {
-        c.key: c for c in session.scalars(
+        c.key: c
+        for c in session.scalars(
             select(AuthorizationCategory).where(AuthorizationCategory.organisation_id == organisation.id)
         )
     }
@@ -26,19 +27,26 @@ def load_codes(session: Session, organisation: Organisation, path: Path) -> int:
             )
             session.add(categories[cat["key"]])
     session.flush()
-    existing = set(session.scalars(
-        select(AuthorizationCode.key).where(AuthorizationCode.organisation_id == organisation.id)
-    ))
+    existing = set(
+        session.scalars(select(AuthorizationCode.key).where(AuthorizationCode.organisation_id == organisation.id))
+    )
     added = 0
     for code in doc.get("codes", []):
         if code["key"] in existing:
             continue
-        session.add(AuthorizationCode(
-            organisation_id=organisation.id, key=code["key"], category_id=categories[code["category"]].id,
-            agency=code.get("agency", ""), name=code["name"], description=code.get("description") or {},
-            mandate_type=code.get("mandate_type", "transaction"), status="active",
-            verified=bool(code.get("verified")),
-        ))
+        session.add(
+            AuthorizationCode(
+                organisation_id=organisation.id,
+                key=code["key"],
+                category_id=categories[code["category"]].id,
+                agency=code.get("agency", ""),
+                name=code["name"],
+                description=code.get("description") or {},
+                mandate_type=code.get("mandate_type", "transaction"),
+                status="active",
+                verified=bool(code.get("verified")),
+            )
+        )
         added += 1
     session.flush()
     return added

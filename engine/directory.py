@@ -73,9 +73,9 @@ def upsert_organisation(session: Session, doc: dict) -> Organisation:
 
 def administrators(session: Session, organisation_id: int) -> list[int]:
     query = (
-        select(Person.id).join(PersonRole)
-        .where(Person.organisation_id == organisation_id, Person.active.is_(True),
-               PersonRole.role == "administrator")
+        select(Person.id)
+        .join(PersonRole)
+        .where(Person.organisation_id == organisation_id, Person.active.is_(True), PersonRole.role == "administrator")
         .order_by(Person.id)
     )
     return list(session.scalars(query))

@@ -11,9 +11,9 @@ from .models import AuthorizationCode
 def option_sources(session: Session, organisation_id: int) -> dict:
     def authorization_codes() -> list[dict]:
         codes = session.scalars(
-            select(AuthorizationCode).where(
-                AuthorizationCode.organisation_id == organisation_id, AuthorizationCode.status == "active"
-            ).order_by(AuthorizationCode.agency, AuthorizationCode.key)
+            select(AuthorizationCode)
+            .where(AuthorizationCode.organisation_id == organisation_id, AuthorizationCode.status == "active")
+            .order_by(AuthorizationCode.agency, AuthorizationCode.key)
         )
         return [
             {

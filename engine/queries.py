@@ -46,16 +46,19 @@ def user(session: Session, person_id: int) -> User | None:
         roles.add("supervisor")
     if directory.is_director(session, person):
         roles.add("director")
-    return User(person.id, person.organisation_id, person.name, person.email, person.language,
-                frozenset(roles), person.unit_id)
+    return User(
+        person.id, person.organisation_id, person.name, person.email, person.language, frozenset(roles), person.unit_id
+    )
 
 
 def demo_users(session: Session) -> list[tuple[Organisation, list[Person]]]:
     result = []
     for org in session.scalars(select(Organisation).order_by(Organisation.id)):
-        people = list(session.scalars(
-            select(Person).where(Person.organisation_id == org.id, Person.active.is_(True)).order_by(Person.id)
-        ))
+        people = list(
+            session.scalars(
+                select(Person).where(Person.organisation_id == org.id, Person.active.is_(True)).order_by(Person.id)
+            )
+        )
         result.append((org, people))
     return result
 
@@ -66,10 +69,15 @@ def organisation(session: Session, organisation_id: int) -> Organisation:
 
 def reports(session: Session, actor: User) -> list[Person]:
     """People the actor may start a request for: themself and their direct reports."""
-    query = select(Person).where(
-        Person.organisation_id == actor.organisation_id, Person.active.is_(True),
-        or_(Person.id == actor.id, Person.supervisor_id == actor.id),
-    ).order_by(Person.id != actor.id, Person.name)
+    query = (
+        select(Person)
+        .where(
+            Person.organisation_id == actor.organisation_id,
+            Person.active.is_(True),
+            or_(Person.id == actor.id, Person.supervisor_id == actor.id),
+        )
+        .order_by(Person.id != actor.id, Person.name)
+    )
     return list(session.scalars(query))
 
 
@@ -82,9 +90,13 @@ class TaskRow:
 
 def inbox(session: Session, actor: User) -> list[TaskRow]:
     query = (
-        select(HumanTask).join(HumanTaskOwner, HumanTaskOwner.task_id == HumanTask.id)
-        .where(HumanTaskOwner.person_id == actor.id, HumanTask.organisation_id == actor.organisation_id,
-               HumanTask.status == TaskStatus.READY.value)
+        select(HumanTask)
+        .join(HumanTaskOwner, HumanTaskOwner.task_id == HumanTask.id)
+        .where(
+            HumanTaskOwner.person_id == actor.id,
+            HumanTask.organisation_id == actor.organisation_id,
+            HumanTask.status == TaskStatus.READY.value,
+        )
         .order_by(HumanTask.created_at)
     )
     tasks = list(session.scalars(query))
@@ -99,7 +111,8 @@ def _task_row(session: Session, task: HumanTask) -> TaskRow:
 
 def request_codes(session: Session, instance_id: int) -> list[AuthorizationCode]:
     query = (
-        select(AuthorizationCode).join(Authorization, Authorization.code_id == AuthorizationCode.id)
+        select(AuthorizationCode)
+        .join(Authorization, Authorization.code_id == AuthorizationCode.id)
         .where(Authorization.request_instance_id == instance_id, Authorization.status != "cancelled")
         .order_by(AuthorizationCode.key)
     )
@@ -127,8 +140,11 @@ def can_see_instance(session: Session, actor: User, instance: ProcessInstance) -
         return False
     if actor.has("administrator") or actor.id in (instance.subject_person_id, instance.started_by_id):
         return True
-    ever_owner = select(HumanTaskOwner.person_id).join(HumanTask, HumanTask.id == HumanTaskOwner.task_id).where(
-        HumanTask.instance_id == instance.id, HumanTaskOwner.person_id == actor.id)
+    ever_owner = (
+        select(HumanTaskOwner.person_id)
+        .join(HumanTask, HumanTask.id == HumanTaskOwner.task_id)
+        .where(HumanTask.instance_id == instance.id, HumanTaskOwner.person_id == actor.id)
+    )
     if session.scalar(ever_owner.limit(1)) is not None:
         return True
     if actor.has("director") and instance.subject_person_id:
@@ -158,32 +174,51 @@ def request_view(session: Session, actor: User, instance_id: int) -> RequestView
     instance = session.get(ProcessInstance, instance_id)
     if instance is None or not can_see_instance(session, actor, instance):
         raise NotFoundError("request not found")
-    auths = list(session.scalars(
-        select(Authorization).where(Authorization.request_instance_id == instance.id).order_by(Authorization.id)
-    ))
+    auths = list(
+        session.scalars(
+            select(Authorization).where(Authorization.request_instance_id == instance.id).order_by(Authorization.id)
+        )
+    )
     open_tasks = []
-    for task in session.scalars(select(HumanTask).where(
-            HumanTask.instance_id == instance.id, HumanTask.status == TaskStatus.READY.value)):
-        people = list(session.scalars(select(Person).join(HumanTaskOwner, HumanTaskOwner.person_id == Person.id)
-                                      .where(HumanTaskOwner.task_id == task.id).order_by(Person.name)))
+    for task in session.scalars(
+        select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.status == TaskStatus.READY.value)
+    ):
+        people = list(
+            session.scalars(
+                select(Person)
+                .join(HumanTaskOwner, HumanTaskOwner.person_id == Person.id)
+                .where(HumanTaskOwner.task_id == task.id)
+                .order_by(Person.name)
+            )
+        )
         open_tasks.append((task, people))
     actor_alias = aliased(Person)
     rows = session.execute(
-        select(AuditEvent, actor_alias).outerjoin(actor_alias, actor_alias.id == AuditEvent.actor_id)
-        .where(AuditEvent.instance_id == instance.id).order_by(AuditEvent.id)
+        select(AuditEvent, actor_alias)
+        .outerjoin(actor_alias, actor_alias.id == AuditEvent.actor_id)
+        .where(AuditEvent.instance_id == instance.id)
+        .order_by(AuditEvent.id)
     ).all()
     return RequestView(
-        instance, session.get(Person, instance.subject_person_id) if instance.subject_person_id else None,
+        instance,
+        session.get(Person, instance.subject_person_id) if instance.subject_person_id else None,
         session.get(Person, instance.started_by_id) if instance.started_by_id else None,
-        auths, open_tasks, [HistoryEntry(e, p) for e, p in rows],
+        auths,
+        open_tasks,
+        [HistoryEntry(e, p) for e, p in rows],
     )
 
 
 def my_requests(session: Session, actor: User) -> list[tuple[ProcessInstance, Person, list[AuthorizationCode]]]:
-    query = select(ProcessInstance).where(
-        ProcessInstance.organisation_id == actor.organisation_id,
-        or_(ProcessInstance.subject_person_id == actor.id, ProcessInstance.started_by_id == actor.id),
-    ).order_by(ProcessInstance.created_at.desc()).limit(200)
+    query = (
+        select(ProcessInstance)
+        .where(
+            ProcessInstance.organisation_id == actor.organisation_id,
+            or_(ProcessInstance.subject_person_id == actor.id, ProcessInstance.started_by_id == actor.id),
+        )
+        .order_by(ProcessInstance.created_at.desc())
+        .limit(200)
+    )
     result = []
     for inst in session.scalars(query):
         result.append((inst, session.get(Person, inst.subject_person_id), request_codes(session, inst.id)))
@@ -197,10 +232,13 @@ class AuthorizationRow:
     unit: Unit | None
 
 
-def authorizations(session: Session, actor: User, status: str | None = None, limit: int = 500) -> list[AuthorizationRow]:
+def authorizations(
+    session: Session, actor: User, status: str | None = None, limit: int = 500
+) -> list[AuthorizationRow]:
     """Administrators see the whole organisation, directors their units, others their own."""
     query = (
-        select(Authorization, Person, Unit).join(Person, Person.id == Authorization.holder_id)
+        select(Authorization, Person, Unit)
+        .join(Person, Person.id == Authorization.holder_id)
         .outerjoin(Unit, Unit.id == Person.unit_id)
         .where(Authorization.organisation_id == actor.organisation_id, Authorization.status != "cancelled")
     )
@@ -220,4 +258,3 @@ def require(actor: User | None, role: str) -> User:
     if actor is None or not actor.has(role):
         raise NotAllowedError(f"role {role} required")
     return actor
-

@@ -15,11 +15,15 @@ S = AuthorizationStatus
 
 
 def _rows(ctx: OperationContext, *statuses: S) -> list[Authorization]:
-    query = select(Authorization).where(
-        Authorization.request_instance_id == ctx.instance_id,
-        Authorization.organisation_id == ctx.organisation_id,
-        Authorization.status.in_([s.value for s in statuses]),
-    ).order_by(Authorization.id)
+    query = (
+        select(Authorization)
+        .where(
+            Authorization.request_instance_id == ctx.instance_id,
+            Authorization.organisation_id == ctx.organisation_id,
+            Authorization.status.in_([s.value for s in statuses]),
+        )
+        .order_by(Authorization.id)
+    )
     return list(ctx.session.scalars(query))
 
 
@@ -34,8 +38,14 @@ def _change(ctx: OperationContext, row: Authorization, status: S, action: str, *
     row.status = status.value
     row.updated_at = ctx.now
     audit.record(
-        ctx.session, ctx.organisation_id, action, actor_id=ctx.actor_id, authorization_id=row.id,
-        instance_id=ctx.instance_id, details={"from": old, "to": status.value, **details}, at=ctx.now,
+        ctx.session,
+        ctx.organisation_id,
+        action,
+        actor_id=ctx.actor_id,
+        authorization_id=row.id,
+        instance_id=ctx.instance_id,
+        details={"from": old, "to": status.value, **details},
+        at=ctx.now,
     )
 
 
@@ -44,7 +54,8 @@ def record_request(ctx: OperationContext):
     """Write the requested codes to the registry as requested authorizations (again after a return)."""
     wanted = [int(c) for c in ctx.data.get("codes", [])]
     codes = {
-        c.id: c for c in ctx.session.scalars(
+        c.id: c
+        for c in ctx.session.scalars(
             select(AuthorizationCode).where(
                 AuthorizationCode.organisation_id == ctx.organisation_id, AuthorizationCode.id.in_(wanted)
             )
@@ -60,8 +71,12 @@ def record_request(ctx: OperationContext):
         row = existing.get(code_id)
         if row is None:
             row = Authorization(
-                organisation_id=ctx.organisation_id, holder_id=ctx.subject_person_id, code_id=code_id,
-                status=S.REQUESTED.value, request_instance_id=ctx.instance_id, created_at=ctx.now,
+                organisation_id=ctx.organisation_id,
+                holder_id=ctx.subject_person_id,
+                code_id=code_id,
+                status=S.REQUESTED.value,
+                request_instance_id=ctx.instance_id,
+                created_at=ctx.now,
                 mandate_type=codes[code_id].mandate_type,
             )
             ctx.session.add(row)
@@ -72,8 +87,13 @@ def record_request(ctx: OperationContext):
         if row.id is None:
             ctx.session.flush()
             audit.record(
-                ctx.session, ctx.organisation_id, "authorization.requested", actor_id=ctx.actor_id,
-                authorization_id=row.id, instance_id=ctx.instance_id, at=ctx.now,
+                ctx.session,
+                ctx.organisation_id,
+                "authorization.requested",
+                actor_id=ctx.actor_id,
+                authorization_id=row.id,
+                instance_id=ctx.instance_id,
+                at=ctx.now,
                 details={"code": codes[code_id].key},
             )
     return {"authorizations": len(wanted)}
@@ -106,8 +126,13 @@ def record_registration(ctx: OperationContext):
         row.valid_from = _date(ctx.data.get("registered_valid_from")) or row.valid_from
         row.valid_until = _date(ctx.data.get("registered_valid_until")) or row.valid_until
         _change(
-            ctx, row, S.ACTIVE, "authorization.registered", mandate_type=mandate_type,
-            valid_from=str(row.valid_from), valid_until=str(row.valid_until),
+            ctx,
+            row,
+            S.ACTIVE,
+            "authorization.registered",
+            mandate_type=mandate_type,
+            valid_from=str(row.valid_from),
+            valid_until=str(row.valid_until),
         )
     return None
 

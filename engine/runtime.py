@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
-from SpiffWorkflow.bpmn import BpmnWorkflow
-from SpiffWorkflow.exceptions import SpiffWorkflowException
-from SpiffWorkflow.task import TaskState
 
 from . import audit, forms, operations, specs, tasks
 from .clock import frozen_at, system_now
@@ -27,7 +27,15 @@ from .errors import (
     TaskNotFoundError,
     WorkflowError,
 )
-from .models import HumanTask, HumanTaskOwner, InstanceStatus, Organisation, Person, ProcessInstance, TaskStatus
+from .models import (
+    HumanTask,
+    HumanTaskOwner,
+    InstanceStatus,
+    Organisation,
+    Person,
+    ProcessInstance,
+    TaskStatus,
+)
 from .options import option_sources
 from .script_engine import SafeScriptEngine
 from .serializer import StateSerializer
@@ -77,9 +85,16 @@ class Host:
             loaded = self.specs.latest(session, process_id)
             org = session.get(Organisation, actor.organisation_id)
             instance = ProcessInstance(
-                organisation_id=org.id, spec_version_id=loaded.version_id, process_id=process_id,
-                status=InstanceStatus.RUNNING.value, subject_person_id=subject.id, started_by_id=actor.id,
-                state="{}", serializer_version=self.serializer.version, created_at=now, updated_at=now,
+                organisation_id=org.id,
+                spec_version_id=loaded.version_id,
+                process_id=process_id,
+                status=InstanceStatus.RUNNING.value,
+                subject_person_id=subject.id,
+                started_by_id=actor.id,
+                state="{}",
+                serializer_version=self.serializer.version,
+                created_at=now,
+                updated_at=now,
             )
             session.add(instance)
             session.flush()
@@ -90,8 +105,15 @@ class Host:
             first = wf.get_tasks(state=TaskState.READY, manual=True)
             if len(first) != 1:
                 raise WorkflowError(f"{process_id} must begin with exactly one user task")
-            audit.record(session, org.id, "process.started", actor_id=actor.id, instance_id=instance.id,
-                         details={"process": process_id, "version": loaded.version, "subject": subject.id}, at=now)
+            audit.record(
+                session,
+                org.id,
+                "process.started",
+                actor_id=actor.id,
+                instance_id=instance.id,
+                details={"process": process_id, "version": loaded.version, "subject": subject.id},
+                at=now,
+            )
             ready = tasks.sync(session, instance, wf, loaded, now)
             return self._complete(session, instance, wf, loaded, ready[0], actor, data, now)
 
@@ -115,10 +137,14 @@ class Host:
         """Advance every instance whose next timer is due. Costs O(due), not O(waiting)."""
         now = now or self.clock()
         with self.db.reader() as session:
-            due = list(session.scalars(
-                select(ProcessInstance.id).where(ProcessInstance.next_timer_due <= now)
-                .order_by(ProcessInstance.next_timer_due).limit(limit)
-            ))
+            due = list(
+                session.scalars(
+                    select(ProcessInstance.id)
+                    .where(ProcessInstance.next_timer_due <= now)
+                    .order_by(ProcessInstance.next_timer_due)
+                    .limit(limit)
+                )
+            )
         fired = 0
         for instance_id in due:
             with self._command() as session:
@@ -149,15 +175,28 @@ class Host:
             task.data.pop(key, None)  # a field left empty now must not keep an earlier answer
         task.data.update(clean)
         row.status, row.completed_at, row.completed_by_id = TaskStatus.COMPLETED.value, now, actor.id
-        audit.record(session, instance.organisation_id, "task.completed", actor_id=actor.id,
-                     instance_id=instance.id, task_id=row.id,
-                     details={"task": row.bpmn_id, "name": row.name, "data": clean}, at=now)
+        audit.record(
+            session,
+            instance.organisation_id,
+            "task.completed",
+            actor_id=actor.id,
+            instance_id=instance.id,
+            task_id=row.id,
+            details={"task": row.bpmn_id, "name": row.name, "data": clean},
+            at=now,
+        )
         self._run(session, instance, wf, actor.id, now, lambda w: task.run())
         ready = tasks.sync(session, instance, wf, loaded, now)
         self._save(instance, wf)
         if instance.status == InstanceStatus.COMPLETE.value:
-            audit.record(session, instance.organisation_id, "process.completed", instance_id=instance.id,
-                         details={"outcome": instance.outcome}, at=now)
+            audit.record(
+                session,
+                instance.organisation_id,
+                "process.completed",
+                instance_id=instance.id,
+                details={"outcome": instance.outcome},
+                at=now,
+            )
         session.flush()
         mine = [t.id for t in ready if actor.id in directory_owner_ids(session, t.id)]
         return StepResult(instance.id, instance.status, [t.id for t in ready], mine[0] if mine else None)
@@ -196,8 +235,12 @@ class Host:
     def _initial_data(self, org: Organisation, subject: Person, actor: Person) -> dict:
         return {
             "policy": dict(org.settings or {}),
-            "requester": {"id": subject.id, "name": subject.name, "unit_id": subject.unit_id,
-                          "has_supervisor": subject.supervisor_id is not None},
+            "requester": {
+                "id": subject.id,
+                "name": subject.name,
+                "unit_id": subject.unit_id,
+                "has_supervisor": subject.supervisor_id is not None,
+            },
             "started_by_supervisor": actor.id != subject.id and subject.supervisor_id == actor.id,
         }
 

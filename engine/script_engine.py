@@ -44,8 +44,7 @@ class SafeScriptEngine(PythonScriptEngine):
         except EngineError as err:
             raise WorkflowTaskException(f"Expression {expression!r}: {err}", task=task, exception=err) from err
         except Exception as err:  # a missing key, a type error …: the diagram or data is wrong
-            raise WorkflowTaskException(f"Expression {expression!r} failed: {err!r}", task=task, exception=err) \
-                from err
+            raise WorkflowTaskException(f"Expression {expression!r} failed: {err!r}", task=task, exception=err) from err
 
     def execute(self, task, script, external_context=None):
         raise WorkflowTaskException("Scripts are not allowed in diagrams; use a service task", task=task)

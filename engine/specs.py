@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lxml import etree
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
-from .checks import BPMN, NS, SPIFF, LANE_ID, Problem, check_diagram
+from .checks import BPMN, LANE_ID, NS, SPIFF, Problem, check_diagram
 from .errors import DiagramError, NotFoundError
 from .forms import read_form_file
 from .models import ProcessSpecVersion
@@ -113,17 +113,20 @@ def sync(session: Session, processes_dir: Path, forms_dir: Path) -> list[Process
 
 
 def store(session: Session, bundle: Bundle) -> ProcessSpecVersion:
-    existing = session.scalar(
-        select(ProcessSpecVersion).where(ProcessSpecVersion.content_hash == bundle.content_hash)
-    )
+    existing = session.scalar(select(ProcessSpecVersion).where(ProcessSpecVersion.content_hash == bundle.content_hash))
     if existing is not None:
         return existing
     latest = session.scalar(
         select(func.max(ProcessSpecVersion.version)).where(ProcessSpecVersion.process_id == bundle.process_id)
     )
     row = ProcessSpecVersion(
-        process_id=bundle.process_id, version=(latest or 0) + 1, content_hash=bundle.content_hash,
-        name=bundle.name, bpmn=bundle.bpmn.decode("utf-8"), forms=bundle.forms, source=str(bundle.path.name),
+        process_id=bundle.process_id,
+        version=(latest or 0) + 1,
+        content_hash=bundle.content_hash,
+        name=bundle.name,
+        bpmn=bundle.bpmn.decode("utf-8"),
+        forms=bundle.forms,
+        source=str(bundle.path.name),
     )
     session.add(row)
     session.flush()
@@ -148,8 +151,10 @@ class SpecCache:
 
     def latest(self, session: Session, process_id: str) -> LoadedSpec:
         version_id = session.scalar(
-            select(ProcessSpecVersion.id).where(ProcessSpecVersion.process_id == process_id)
-            .order_by(ProcessSpecVersion.version.desc()).limit(1)
+            select(ProcessSpecVersion.id)
+            .where(ProcessSpecVersion.process_id == process_id)
+            .order_by(ProcessSpecVersion.version.desc())
+            .limit(1)
         )
         if version_id is None:
             raise NotFoundError(f"process {process_id!r} has not been loaded")
@@ -169,12 +174,17 @@ def _load(row: ProcessSpecVersion) -> LoadedSpec:
         lane = task_spec.lane or ""
         due = props.get("dueInDays")
         tasks[node.get("id")] = TaskInfo(
-            node.get("id"), node.get("name") or node.get("id"), lane, lanes.get(lane, ""),
-            props.get("formJsonSchemaFilename", ""), props.get("formUiSchemaFilename", ""),
+            node.get("id"),
+            node.get("name") or node.get("id"),
+            lane,
+            lanes.get(lane, ""),
+            props.get("formJsonSchemaFilename", ""),
+            props.get("formUiSchemaFilename", ""),
             int(due) if due and due.isdigit() else None,
         )
-    return LoadedSpec(row.id, row.process_id, row.version, spec, subprocess_specs, row.forms, tasks,
-                      _first_user_task(spec, tasks))
+    return LoadedSpec(
+        row.id, row.process_id, row.version, spec, subprocess_specs, row.forms, tasks, _first_user_task(spec, tasks)
+    )
 
 
 def _first_user_task(spec, tasks: dict) -> str | None:

@@ -4,23 +4,26 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.task import TaskState
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from . import directory, forms
 from .models import HumanTask, HumanTaskOwner, InstanceStatus, ProcessInstance, TaskStatus
 from .specs import LoadedSpec
 
 
-def sync(session: Session, instance: ProcessInstance, wf: BpmnWorkflow, loaded: LoadedSpec, now: datetime) -> list[HumanTask]:
+def sync(
+    session: Session, instance: ProcessInstance, wf: BpmnWorkflow, loaded: LoadedSpec, now: datetime
+) -> list[HumanTask]:
     """Project the workflow's ready user tasks and status onto the instance's rows.
     Returns the tasks that became ready in this step."""
     ready = {str(t.id): t for t in wf.get_tasks(state=TaskState.READY, manual=True)}
     rows = {
-        row.id: row for row in session.scalars(
+        row.id: row
+        for row in session.scalars(
             select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.status == TaskStatus.READY.value)
         )
     }
@@ -34,11 +37,17 @@ def sync(session: Session, instance: ProcessInstance, wf: BpmnWorkflow, loaded: 
             continue
         info = loaded.tasks.get(task.task_spec.bpmn_id)
         row = HumanTask(
-            id=task_id, organisation_id=instance.organisation_id, instance_id=instance.id,
-            bpmn_id=task.task_spec.bpmn_id, name=(info.name if info else task.task_spec.bpmn_name) or "",
-            lane=task.task_spec.lane or "", role=info.role if info else "",
-            form=info.form if info else "", ui_form=info.ui_form if info else "",
-            status=TaskStatus.READY.value, created_at=now,
+            id=task_id,
+            organisation_id=instance.organisation_id,
+            instance_id=instance.id,
+            bpmn_id=task.task_spec.bpmn_id,
+            name=(info.name if info else task.task_spec.bpmn_name) or "",
+            lane=task.task_spec.lane or "",
+            role=info.role if info else "",
+            form=info.form if info else "",
+            ui_form=info.ui_form if info else "",
+            status=TaskStatus.READY.value,
+            created_at=now,
             due_at=now + timedelta(days=info.due_days) if info and info.due_days else None,
             prefill=forms.prefill(loaded.forms.get(info.form, {}), task.data, now.date()) if info else {},
         )

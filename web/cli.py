@@ -106,8 +106,9 @@ def processes_check(files):
     paths = [__import__("pathlib").Path(f) for f in files] or diagram_files(settings.processes_dir)
     failed = 0
     for path in paths:
-        problems, _root = check_diagram(path.read_bytes(), path.name,
-                                        lambda name: read_form_file(settings.forms_dir, name))
+        problems, _root = check_diagram(
+            path.read_bytes(), path.name, lambda name: read_form_file(settings.forms_dir, name)
+        )
         for problem in problems:
             click.echo(f"error: {problem}", err=True)
         failed += bool(problems)

@@ -33,7 +33,9 @@ def render_error(status: int, message: str | None = None):
 def init_app(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(err):
-        return render_error(400, _("The form had expired or was not sent from this site. Reload the page and try again."))
+        return render_error(
+            400, _("The form had expired or was not sent from this site. Reload the page and try again.")
+        )
 
     @app.errorhandler(e.NotFoundError)
     def not_found(err):
@@ -50,8 +52,13 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(e.WorkflowError)
     def workflow_error(err):
         app.logger.error("workflow error: %s", err)
-        return render_error(500, _("The process could not continue because of a problem in its diagram. "
-                                   "Nothing was saved. Please tell the administrator."))
+        return render_error(
+            500,
+            _(
+                "The process could not continue because of a problem in its diagram. "
+                "Nothing was saved. Please tell the administrator."
+            ),
+        )
 
     @app.errorhandler(HTTPException)
     def http_error(err):

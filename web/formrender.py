@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
 from flask_babel import gettext as _
 
 from .i18n import localized
@@ -45,16 +46,27 @@ def fields(schema: dict, ui: dict, values: dict, errors: dict[str, list[dict]] |
         prop, opts = props[name], ui.get(name, {})
         choices = prop.get("oneOf") or prop.get("items", {}).get("oneOf") or []
         options = [
-            Option(str(c.get("const")), localized({"fi": c.get("title", str(c.get("const"))), **c.get("x-title", {})}),
-                   c.get("x-group", ""), localized(c.get("x-description") or {}))
+            Option(
+                str(c.get("const")),
+                localized({"fi": c.get("title", str(c.get("const"))), **c.get("x-title", {})}),
+                c.get("x-group", ""),
+                localized(c.get("x-description") or {}),
+            )
             for c in choices
         ]
-        result.append(Field(
-            name=name, label=schema_text(prop, "title") or name, help=schema_text(prop, "description"),
-            widget=_widget(prop, opts), required=name in required, value=values.get(name, ""),
-            options=options, errors=[error_message(e) for e in errors.get(name, [])],
-            max_length=prop.get("maxLength"),
-        ))
+        result.append(
+            Field(
+                name=name,
+                label=schema_text(prop, "title") or name,
+                help=schema_text(prop, "description"),
+                widget=_widget(prop, opts),
+                required=name in required,
+                value=values.get(name, ""),
+                options=options,
+                errors=[error_message(e) for e in errors.get(name, [])],
+                max_length=prop.get("maxLength"),
+            )
+        )
     return result
 
 

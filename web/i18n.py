@@ -28,8 +28,12 @@ def localized(value, lang: str | None = None) -> str:
 
 
 def init_app(app: Flask) -> None:
-    Babel(app, locale_selector=current_language, default_locale="fi", default_timezone="Europe/Helsinki",
-          default_translation_directories="translations")
+    Babel(
+        app,
+        locale_selector=current_language,
+        default_locale="fi",
+        default_timezone="Europe/Helsinki",
+        default_translation_directories="translations",
+    )
     app.jinja_env.filters["loc"] = localized
-    app.jinja_env.globals.update(LANGUAGES=LANGUAGES, LANGUAGE_NAMES=LANGUAGE_NAMES,
-                                 current_language=current_language)
+    app.jinja_env.globals.update(LANGUAGES=LANGUAGES, LANGUAGE_NAMES=LANGUAGE_NAMES, current_language=current_language)

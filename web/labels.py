@@ -11,9 +11,17 @@ from .formrender import schema_text
 
 def status_label(value: str) -> str:
     return {
-        "requested": _("Requested"), "approved": _("Approved, awaiting registration"), "active": _("Active"),
-        "rejected": _("Rejected"), "revoked": _("Revoked"), "expired": _("Expired"), "cancelled": _("Cancelled"),
-        "running": _("In progress"), "waiting": _("Waiting"), "complete": _("Finished"), "error": _("Error"),
+        "requested": _("Requested"),
+        "approved": _("Approved, awaiting registration"),
+        "active": _("Active"),
+        "rejected": _("Rejected"),
+        "revoked": _("Revoked"),
+        "expired": _("Expired"),
+        "cancelled": _("Cancelled"),
+        "running": _("In progress"),
+        "waiting": _("Waiting"),
+        "complete": _("Finished"),
+        "error": _("Error"),
     }.get(value, value)
 
 
@@ -28,40 +36,58 @@ def mandate_type_label(value: str | None) -> str:
 
 def action_label(value: str) -> str:
     return {
-        "process.started": _("Request started"), "process.completed": _("Process finished"),
-        "task.completed": _("Step done"), "authorization.requested": _("Authorization requested"),
-        "authorization.approved": _("Authorization approved"), "authorization.rejected": _("Authorization rejected"),
+        "process.started": _("Request started"),
+        "process.completed": _("Process finished"),
+        "task.completed": _("Step done"),
+        "authorization.requested": _("Authorization requested"),
+        "authorization.approved": _("Authorization approved"),
+        "authorization.rejected": _("Authorization rejected"),
         "authorization.registered": _("Registered in Suomi.fi"),
         "authorization.registration_failed": _("Registration in Suomi.fi failed"),
-        "authorization.cancelled": _("Removed from the request"), "timer.fired": _("Timer fired"),
+        "authorization.cancelled": _("Removed from the request"),
+        "timer.fired": _("Timer fired"),
     }.get(value, value)
 
 
 def role_label(value: str) -> str:
     return {
-        "employee": _("Employee"), "supervisor": _("Supervisor"), "director": _("Director"),
-        "administrator": _("Main administrator"), "process_owner": _("Process owner"),
+        "employee": _("Employee"),
+        "supervisor": _("Supervisor"),
+        "director": _("Director"),
+        "administrator": _("Main administrator"),
+        "process_owner": _("Process owner"),
     }.get(value, value)
 
 
 def outcome_label(value: str) -> str:
     return {
-        "end_active": _("Authorization active"), "end_rejected": _("Rejected"),
-        "end_declined": _("Not endorsed by the supervisor"), "end_not_registered": _("Not registered"),
+        "end_active": _("Authorization active"),
+        "end_rejected": _("Rejected"),
+        "end_declined": _("Not endorsed by the supervisor"),
+        "end_not_registered": _("Not registered"),
     }.get(value, value)
 
 
 def decision_label(value: str) -> str:
     return {
-        "endorse": _("Endorsed"), "decline": _("Not endorsed"), "approve": _("Approved"), "reject": _("Rejected"),
-        "return": _("Returned for clarification"), "registered": _("Registered"), "failed": _("Could not register"),
+        "endorse": _("Endorsed"),
+        "decline": _("Not endorsed"),
+        "approve": _("Approved"),
+        "reject": _("Rejected"),
+        "return": _("Returned for clarification"),
+        "registered": _("Registered"),
+        "failed": _("Could not register"),
     }.get(value, value)
 
 
 def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(
-        status_label=status_label, mandate_type_label=mandate_type_label, action_label=action_label,
-        role_label=role_label, outcome_label=outcome_label, decision_label=decision_label,
+        status_label=status_label,
+        mandate_type_label=mandate_type_label,
+        action_label=action_label,
+        role_label=role_label,
+        outcome_label=outcome_label,
+        decision_label=decision_label,
         schema_text=schema_text,
     )
     app.jinja_env.filters["date"] = lambda d: format_date(d, "d.M.yyyy") if d else "–"

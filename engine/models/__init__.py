@@ -10,7 +10,14 @@ from .registry import (
     AuthorizationStatus,
     MandateType,
 )
-from .workflow import HumanTask, HumanTaskOwner, InstanceStatus, ProcessInstance, ProcessSpecVersion, TaskStatus
+from .workflow import (
+    HumanTask,
+    HumanTaskOwner,
+    InstanceStatus,
+    ProcessInstance,
+    ProcessSpecVersion,
+    TaskStatus,
+)
 
 __all__ = [
     "AuditEvent",

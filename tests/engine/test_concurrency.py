@@ -34,8 +34,10 @@ def test_two_concurrent_completions_of_one_task_let_exactly_one_succeed(host, pe
         except NotAllowedError:
             outcomes.append("not allowed")
 
-    threads = [threading.Thread(target=decide, args=(deciders[0], "approve")),
-               threading.Thread(target=decide, args=(deciders[1], "reject"))]
+    threads = [
+        threading.Thread(target=decide, args=(deciders[0], "approve")),
+        threading.Thread(target=decide, args=(deciders[1], "reject")),
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -43,7 +45,13 @@ def test_two_concurrent_completions_of_one_task_let_exactly_one_succeed(host, pe
 
     assert sorted(outcomes) == ["conflict", "ok"]
     with host.db.reader() as s:
-        decisions = s.scalar(select(func.count()).select_from(AuditEvent).where(
-            AuditEvent.instance_id == started.instance_id, AuditEvent.action == "task.completed",
-            AuditEvent.task_id == task_id))
+        decisions = s.scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(
+                AuditEvent.instance_id == started.instance_id,
+                AuditEvent.action == "task.completed",
+                AuditEvent.task_id == task_id,
+            )
+        )
     assert decisions == 1

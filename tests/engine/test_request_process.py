@@ -31,8 +31,13 @@ def task(host, task_id: str) -> HumanTask:
 
 def statuses(host, instance_id: int) -> list[str]:
     with host.db.reader() as s:
-        return list(s.scalars(select(Authorization.status).where(Authorization.request_instance_id == instance_id)
-                              .order_by(Authorization.id)))
+        return list(
+            s.scalars(
+                select(Authorization.status)
+                .where(Authorization.request_instance_id == instance_id)
+                .order_by(Authorization.id)
+            )
+        )
 
 
 def set_policy(host, **settings) -> None:
@@ -53,14 +58,19 @@ def test_an_approved_and_registered_request_makes_its_authorizations_active(host
     assert task(host, approved.ready_task_ids[0]).bpmn_id == "register_in_suomifi"
     assert statuses(host, approved.instance_id) == ["approved", "approved"]
 
-    done = host.complete_task(people["admin"], approved.ready_task_ids[0], registration_form(mandate_type="transaction"))
+    done = host.complete_task(
+        people["admin"], approved.ready_task_ids[0], registration_form(mandate_type="transaction")
+    )
 
     assert done.status == "complete"
     assert statuses(host, done.instance_id) == ["active", "active"]
     with host.db.reader() as s:
         instance = s.get(ProcessInstance, done.instance_id)
-        actions = list(s.scalars(select(AuditEvent.action).where(AuditEvent.instance_id == done.instance_id)
-                                 .order_by(AuditEvent.id)))
+        actions = list(
+            s.scalars(
+                select(AuditEvent.action).where(AuditEvent.instance_id == done.instance_id).order_by(AuditEvent.id)
+            )
+        )
         row = s.scalars(select(Authorization).where(Authorization.request_instance_id == done.instance_id)).first()
     assert instance.outcome == "end_active"
     assert row.mandate_type == "transaction" and row.valid_until == date.today() + timedelta(days=366)
@@ -95,29 +105,39 @@ def test_an_employee_without_a_supervisor_goes_straight_to_the_director(host, pe
 def test_a_director_rejection_closes_the_authorizations_with_the_reason(host, people, codes):
     started = host.start_request(people["employee"], people["employee"], request_form(codes[:2]))
     endorsed = host.complete_task(people["supervisor"], started.ready_task_ids[0], {"endorsement_decision": "endorse"})
-    done = host.complete_task(people["director"], endorsed.ready_task_ids[0],
-                              {"approval_decision": "reject", "approval_reason": "Ei tarvita tehtävässä."})
+    done = host.complete_task(
+        people["director"],
+        endorsed.ready_task_ids[0],
+        {"approval_decision": "reject", "approval_reason": "Ei tarvita tehtävässä."},
+    )
     assert done.status == "complete"
     assert statuses(host, done.instance_id) == ["rejected", "rejected"]
     with host.db.reader() as s:
-        reasons = set(s.scalars(select(Authorization.closing_reason)
-                                .where(Authorization.request_instance_id == done.instance_id)))
+        reasons = set(
+            s.scalars(select(Authorization.closing_reason).where(Authorization.request_instance_id == done.instance_id))
+        )
         assert s.get(ProcessInstance, done.instance_id).outcome == "end_rejected"
     assert reasons == {"Ei tarvita tehtävässä."}
 
 
 def test_a_supervisor_who_does_not_endorse_ends_the_request(host, people, codes):
     started = host.start_request(people["employee"], people["employee"], request_form(codes[:1]))
-    done = host.complete_task(people["supervisor"], started.ready_task_ids[0],
-                              {"endorsement_decision": "decline", "endorsement_comment": "Tehtävä päättyy."})
+    done = host.complete_task(
+        people["supervisor"],
+        started.ready_task_ids[0],
+        {"endorsement_decision": "decline", "endorsement_comment": "Tehtävä päättyy."},
+    )
     assert done.status == "complete" and statuses(host, done.instance_id) == ["rejected"]
 
 
 def test_a_returned_request_comes_back_prefilled_and_its_codes_can_change(host, people, codes):
     set_policy(host, supervisor_endorsement=False)
     started = host.start_request(people["employee"], people["employee"], request_form(codes[:2]))
-    returned = host.complete_task(people["director"], started.ready_task_ids[0],
-                                  {"approval_decision": "return", "approval_reason": "Tarkenna perustelua."})
+    returned = host.complete_task(
+        people["director"],
+        started.ready_task_ids[0],
+        {"approval_decision": "return", "approval_reason": "Tarkenna perustelua."},
+    )
     again = task(host, returned.ready_task_ids[0])
     assert again.bpmn_id == "fill_request" and returned.next_task_for_actor is None
     assert again.prefill["codes"] == codes[:2] and "approval_decision" not in again.prefill
@@ -130,8 +150,11 @@ def test_a_returned_request_comes_back_prefilled_and_its_codes_can_change(host, 
 
 def test_a_failed_registration_closes_the_authorizations(host, people, codes):
     approved = approve_to_registration(host, people, codes)
-    done = host.complete_task(people["admin"], approved.ready_task_ids[0],
-                              {"registration_outcome": "failed", "registration_note": "Valtuutusoikeus puuttuu."})
+    done = host.complete_task(
+        people["admin"],
+        approved.ready_task_ids[0],
+        {"registration_outcome": "failed", "registration_note": "Valtuutusoikeus puuttuu."},
+    )
     assert statuses(host, done.instance_id) == ["rejected", "rejected"]
 
 
@@ -169,14 +192,17 @@ def count(host, model) -> int:
         return s.scalar(select(func.count()).select_from(model))
 
 
-@pytest.mark.parametrize("bad", [
-    {"codes": []},
-    {"justification": "lyhyt"},
-    {"valid_until": (date.today() + timedelta(days=366 * 26)).isoformat()},
-    {"valid_from": "2020-01-01"},
-    {"valid_until": "ei päivä"},
-    {"codes": [999999]},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"codes": []},
+        {"justification": "lyhyt"},
+        {"valid_until": (date.today() + timedelta(days=366 * 26)).isoformat()},
+        {"valid_from": "2020-01-01"},
+        {"valid_until": "ei päivä"},
+        {"codes": [999999]},
+    ],
+)
 def test_an_invalid_request_is_refused_with_field_errors_and_stores_nothing(host, people, codes, bad):
     before = (count(host, ProcessInstance), count(host, AuditEvent), count(host, Authorization))
     with pytest.raises(FormValidationError) as err:

@@ -33,8 +33,13 @@ def local_host(host, processes) -> Host:
 
 def versions(host, process_id: str) -> list[int]:
     with host.db.reader() as s:
-        return list(s.scalars(select(ProcessSpecVersion.version)
-                              .where(ProcessSpecVersion.process_id == process_id).order_by(ProcessSpecVersion.version)))
+        return list(
+            s.scalars(
+                select(ProcessSpecVersion.version)
+                .where(ProcessSpecVersion.process_id == process_id)
+                .order_by(ProcessSpecVersion.version)
+            )
+        )
 
 
 def test_loading_the_same_diagrams_again_stores_no_new_version(host):
@@ -43,12 +48,15 @@ def test_loading_the_same_diagrams_again_stores_no_new_version(host):
     assert versions(host, "authorization_request") == [1]
 
 
-def test_a_changed_diagram_becomes_a_new_version_and_running_instances_keep_theirs(local_host, processes, people, codes):
+def test_a_changed_diagram_becomes_a_new_version_and_running_instances_keep_theirs(
+    local_host, processes, people, codes
+):
     local_host.load_processes()
     old = local_host.start_request(people["employee"], people["employee"], request_form(codes[:1]))
     diagram = processes / "authorization_request/authorization_request.bpmn"
-    diagram.write_text(diagram.read_text(encoding="utf-8").replace("Puolla tai älä puolla", "Puolla pyyntöä"),
-                       encoding="utf-8")
+    diagram.write_text(
+        diagram.read_text(encoding="utf-8").replace("Puolla tai älä puolla", "Puolla pyyntöä"), encoding="utf-8"
+    )
     local_host.load_processes()
     assert versions(local_host, "authorization_request") == [1, 2]
 
@@ -64,8 +72,10 @@ def test_a_changed_diagram_becomes_a_new_version_and_running_instances_keep_thei
 
 def test_a_broken_diagram_stops_loading_and_names_file_element_and_problem(local_host, processes):
     diagram = processes / "authorization_request/authorization_request.bpmn"
-    diagram.write_text(diagram.read_text(encoding="utf-8").replace(
-        'approval_decision == "approve"', 'approval_decision.__class__'), encoding="utf-8")
+    diagram.write_text(
+        diagram.read_text(encoding="utf-8").replace('approval_decision == "approve"', "approval_decision.__class__"),
+        encoding="utf-8",
+    )
     with pytest.raises(DiagramError) as err:
         local_host.load_processes()
     text = str(err.value)
@@ -87,8 +97,11 @@ def test_a_timer_waits_in_the_due_column_and_fires_only_when_due(local_host, peo
 
     with local_host.db.reader() as s:
         instance = s.get(ProcessInstance, started.instance_id)
-        ready = list(s.scalars(select(HumanTask.bpmn_id).where(HumanTask.instance_id == instance.id,
-                                                                HumanTask.status == "ready")))
+        ready = list(
+            s.scalars(
+                select(HumanTask.bpmn_id).where(HumanTask.instance_id == instance.id, HumanTask.status == "ready")
+            )
+        )
     assert instance.status == "running" and instance.next_timer_due is None and ready == ["confirm"]
     assert local_host.fire_due_timers(now=due + timedelta(days=400)) == 0
 

@@ -48,14 +48,17 @@ def test_the_happy_path_through_the_pages_ends_with_an_active_authorization(web,
     assert response.status_code == 303
 
     status_page = web.client.get(f"/requests/{instance_id}").get_data(as_text=True)
-    assert status_page.count('badge-active') == 2
+    assert status_page.count("badge-active") == 2
     assert status_page.count("<li>") >= 4
     registry = web.client.get("/authorizations?status=active").get_data(as_text=True)
     assert registry.count("Emilia Esimerkki") == 2
 
 
 def test_an_employee_cannot_open_or_complete_the_directors_task(web, host, codes):
-    instance_id = start(web, codes, )
+    instance_id = start(
+        web,
+        codes,
+    )
     web.login("supervisor")
     web.post(f"/tasks/{ready_task(host, instance_id)}", {"endorsement_decision": "endorse"})
     director_task = ready_task(host, instance_id)
@@ -85,12 +88,21 @@ def test_a_director_of_another_unit_can_neither_see_nor_complete_the_task(web, h
 def test_another_organisations_user_sees_nothing_of_this_one(web, host, codes):
     instance_id = start(web, codes)
     with host.db.unit_of_work() as s:
-        upsert_organisation(s, {
-            "organisation": {"key": "toinen", "name": {"fi": "Toinen kunta"}, "business_id": "0000000-0"},
-            "units": [{"key": "hallinto", "name": {"fi": "Hallinto"}, "director": "boss@toinen.example"}],
-            "people": [{"email": "boss@toinen.example", "name": "Toisen Pomo", "unit": "hallinto",
-                        "roles": ["administrator"]}],
-        })
+        upsert_organisation(
+            s,
+            {
+                "organisation": {"key": "toinen", "name": {"fi": "Toinen kunta"}, "business_id": "0000000-0"},
+                "units": [{"key": "hallinto", "name": {"fi": "Hallinto"}, "director": "boss@toinen.example"}],
+                "people": [
+                    {
+                        "email": "boss@toinen.example",
+                        "name": "Toisen Pomo",
+                        "unit": "hallinto",
+                        "roles": ["administrator"],
+                    }
+                ],
+            },
+        )
         from engine.models import Person
 
         web.people["outsider"] = s.scalar(select(Person.id).where(Person.email == "boss@toinen.example"))
@@ -103,8 +115,10 @@ def test_another_organisations_user_sees_nothing_of_this_one(web, host, codes):
 
 def counts(host) -> tuple[int, int]:
     with host.db.reader() as s:
-        return (s.scalar(select(func.count()).select_from(ProcessInstance)),
-                s.scalar(select(func.count()).select_from(Authorization)))
+        return (
+            s.scalar(select(func.count()).select_from(ProcessInstance)),
+            s.scalar(select(func.count()).select_from(Authorization)),
+        )
 
 
 def test_an_invalid_request_answers_422_with_errors_beside_the_fields_and_stores_nothing(web, host, codes):

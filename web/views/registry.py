@@ -21,5 +21,9 @@ def index():
         status = None
     with host().db.reader() as s:
         rows = queries.authorizations(s, g.user, status=status)
-        return render_template("registry/index.html", rows=rows, status=status,
-                               statuses=[s.value for s in AuthorizationStatus if s.value != "cancelled"])
+        return render_template(
+            "registry/index.html",
+            rows=rows,
+            status=status,
+            statuses=[s.value for s in AuthorizationStatus if s.value != "cancelled"],
+        )

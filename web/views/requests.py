@@ -54,10 +54,17 @@ def _render_new(values=None, errors=None, holder_id=None, status=200):
         schema, ui, info = host().start_form(s, g.user.organisation_id)
         reports = queries.reports(s, g.user)
         today = host().clock().date()
-        form_fields = formrender.fields(schema, ui, values if values is not None else prefill(schema, {}, today),
-                                        errors)
-        return render_template("requests/new.html", fields=form_fields, reports=reports, schema=schema,
-                               holder_id=holder_id or g.user.id, errors=errors or {}), status
+        form_fields = formrender.fields(
+            schema, ui, values if values is not None else prefill(schema, {}, today), errors
+        )
+        return render_template(
+            "requests/new.html",
+            fields=form_fields,
+            reports=reports,
+            schema=schema,
+            holder_id=holder_id or g.user.id,
+            errors=errors or {},
+        ), status
 
 
 @bp.get("/<int:instance_id>")
@@ -79,5 +86,11 @@ def diagram(instance_id: int):
 
 
 def _done_steps(view) -> list[str]:
-    return sorted({e.event.details.get("task") for e in view.history
-                   if isinstance(e.event, AuditEvent) and e.event.action == "task.completed"} - {None})
+    return sorted(
+        {
+            e.event.details.get("task")
+            for e in view.history
+            if isinstance(e.event, AuditEvent) and e.event.action == "task.completed"
+        }
+        - {None}
+    )

@@ -50,11 +50,17 @@ def _render(task_id: str, values: dict | None = None, errors: dict | None = None
     with host().db.reader() as s:
         task, instance, can_complete = queries.task_for(s, g.user, task_id)
         schema, ui = host().task_form(s, task)
-        view = queries.request_view(s, g.user, instance.id) if queries.can_see_instance(s, g.user, instance) \
-            else None
+        view = queries.request_view(s, g.user, instance.id) if queries.can_see_instance(s, g.user, instance) else None
         form_fields = formrender.fields(schema, ui, values if values is not None else task.prefill, errors)
         return render_template(
-            "tasks/task.html", task=task, instance=instance, view=view, can_complete=can_complete,
-            schema=schema, fields=form_fields, errors=errors or {}, is_ready=task.status == "ready",
+            "tasks/task.html",
+            task=task,
+            instance=instance,
+            view=view,
+            can_complete=can_complete,
+            schema=schema,
+            fields=form_fields,
+            errors=errors or {},
+            is_ready=task.status == "ready",
             task_model=HumanTask,
         ), status

@@ -7,9 +7,9 @@ Create Date: 2026-11-22
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 import engine.models.base
-from sqlalchemy.dialects import postgresql
 
 revision = '0001'
 down_revision = None
