@@ -58,7 +58,9 @@ class Database:
         self.engine = make_engine(url, echo)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._read = sessionmaker(self.engine, expire_on_commit=False)
-        self._write = sessionmaker(self.engine.execution_options(write=True), expire_on_commit=False)
+        self._write = sessionmaker(
+            self.engine.execution_options(write=True), expire_on_commit=False, autoflush=False
+        )  # commands flush where they need ids; no hidden flush before every query
 
     @contextmanager
     def unit_of_work(self) -> Iterator[Session]:

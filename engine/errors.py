@@ -40,9 +40,10 @@ class FormValidationError(EngineError):
 
     code = "form_invalid"
 
-    def __init__(self, errors: dict[str, list[dict]]):
+    def __init__(self, errors: dict[str, list[dict]], data: dict | None = None):
         super().__init__("form data is invalid")
         self.errors = errors
+        self.data = data or {}  # what was submitted, to show it again beside the errors
 
 
 class DiagramError(EngineError):

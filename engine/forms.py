@@ -25,6 +25,7 @@ from jsonschema.exceptions import SchemaError
 from .errors import FormValidationError
 
 OptionSource = Callable[[], list[dict]]  # → [{"const": value, "title": fi, "x-title": {...}}]
+OptionCheck = Callable[[str, list], set]  # (source, submitted values) → the values that are not allowed
 _FORMAT_CHECKER = FormatChecker()
 MAX_FORM_BYTES = 200_000
 
@@ -69,17 +70,39 @@ def with_options(schema: dict, sources: dict[str, OptionSource]) -> dict:
     return filled
 
 
-def validate(schema: dict, data: dict, today: date) -> None:
-    """Raise :class:`FormValidationError` with errors per field when ``data`` does not fit."""
+def make_validator(schema: dict) -> Draft202012Validator:
+    return Draft202012Validator(schema, format_checker=_FORMAT_CHECKER)
+
+
+def validate(
+    schema: dict,
+    data: dict,
+    today: date,
+    check_options: OptionCheck | None = None,
+    validator: Draft202012Validator | None = None,
+) -> None:
+    """Raise :class:`FormValidationError` with errors per field when ``data`` does not fit.
+    ``x-options`` values are checked with ``check_options`` (one query, not a filled schema)."""
     errors: dict[str, list[dict]] = {}
-    validator = Draft202012Validator(schema, format_checker=_FORMAT_CHECKER)
-    for err in validator.iter_errors(data):
+    for err in (validator or make_validator(schema)).iter_errors(data):
         field, entry = _describe(err)
         errors.setdefault(field, []).append(entry)
+    if check_options is not None:
+        _check_options(schema, data, check_options, errors)
     if not errors:
         _check_period(schema, data, today, errors)
     if errors:
-        raise FormValidationError(errors)
+        raise FormValidationError(errors, data)
+
+
+def _check_options(schema: dict, data: dict, check_options: OptionCheck, errors: dict) -> None:
+    for name, prop in schema.get("properties", {}).items():
+        source = prop.get("x-options") or (prop.get("items") or {}).get("x-options")
+        if not source or name in errors or name not in data:
+            continue
+        values = data[name] if isinstance(data[name], list) else [data[name]]
+        if check_options(source, values):
+            errors.setdefault(name, []).append({"code": "invalid_choice"})
 
 
 def _describe(err) -> tuple[str, dict]:

@@ -27,3 +27,28 @@ def option_sources(session: Session, organisation_id: int) -> dict:
         ]
 
     return {"authorization_codes": authorization_codes}
+
+
+def invalid_values(session: Session, organisation_id: int):
+    """A checker for forms.validate: which submitted option values this organisation does not offer."""
+
+    def check(source: str, values: list) -> set:
+        if source != "authorization_codes":
+            return set(values)
+        ids = {v for v in values if isinstance(v, int) and not isinstance(v, bool)}
+        found = (
+            set(
+                session.scalars(
+                    select(AuthorizationCode.id).where(
+                        AuthorizationCode.organisation_id == organisation_id,
+                        AuthorizationCode.status == "active",
+                        AuthorizationCode.id.in_(ids),
+                    )
+                )
+            )
+            if ids
+            else set()
+        )
+        return set(values) - found
+
+    return check

@@ -17,6 +17,7 @@ from .models import (
     HumanTaskOwner,
     Organisation,
     Person,
+    PersonRole,
     ProcessInstance,
     TaskStatus,
     Unit,
@@ -38,16 +39,34 @@ class User:
 
 
 def user(session: Session, person_id: int) -> User | None:
-    person = session.get(Person, person_id)
-    if person is None or not person.active:
+    """The signed-in person with assigned and derived roles, in one query (runs on every request)."""
+    supervises = select(Person.id).where(Person.supervisor_id == person_id).exists()
+    directs = select(Unit.id).where((Unit.director_id == person_id) | (Unit.deputy_id == person_id)).exists()
+    rows = session.execute(
+        select(
+            Person.id,
+            Person.organisation_id,
+            Person.name,
+            Person.email,
+            Person.language,
+            Person.unit_id,
+            supervises.label("supervises"),
+            directs.label("directs"),
+            PersonRole.role,
+        )
+        .outerjoin(PersonRole, PersonRole.person_id == Person.id)
+        .where(Person.id == person_id, Person.active.is_(True))
+    ).all()
+    if not rows:
         return None
-    roles = {"employee", *person.role_names}
-    if session.scalar(select(Person.id).where(Person.supervisor_id == person.id).limit(1)) is not None:
+    first = rows[0]
+    roles = {"employee", *(r.role for r in rows if r.role)}
+    if first.supervises:
         roles.add("supervisor")
-    if directory.is_director(session, person):
+    if first.directs:
         roles.add("director")
     return User(
-        person.id, person.organisation_id, person.name, person.email, person.language, frozenset(roles), person.unit_id
+        first.id, first.organisation_id, first.name, first.email, first.language, frozenset(roles), first.unit_id
     )
 
 

@@ -67,6 +67,7 @@ def record_request(ctx: OperationContext):
     for code_id, row in existing.items():
         if code_id not in codes:
             _change(ctx, row, S.CANCELLED, "authorization.cancelled", reason="removed from the request")
+    added = []
     for code_id in wanted:
         row = existing.get(code_id)
         if row is None:
@@ -80,22 +81,24 @@ def record_request(ctx: OperationContext):
                 mandate_type=codes[code_id].mandate_type,
             )
             ctx.session.add(row)
+            added.append(row)
         row.justification = ctx.data.get("justification", "")
         row.valid_from = _date(ctx.data.get("valid_from"))
         row.valid_until = _date(ctx.data.get("valid_until"))
         row.updated_at = ctx.now
-        if row.id is None:
-            ctx.session.flush()
-            audit.record(
-                ctx.session,
-                ctx.organisation_id,
-                "authorization.requested",
-                actor_id=ctx.actor_id,
-                authorization_id=row.id,
-                instance_id=ctx.instance_id,
-                at=ctx.now,
-                details={"code": codes[code_id].key},
-            )
+    if added:
+        ctx.session.flush()  # the audit events need the new ids
+    for row in added:
+        audit.record(
+            ctx.session,
+            ctx.organisation_id,
+            "authorization.requested",
+            actor_id=ctx.actor_id,
+            authorization_id=row.id,
+            instance_id=ctx.instance_id,
+            at=ctx.now,
+            details={"code": codes[row.code_id].key},
+        )
     return {"authorizations": len(wanted)}
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import audit, forms, operations, specs, tasks
+from . import audit, forms, operations, queries, specs, tasks
 from .clock import frozen_at, system_now
 from .clock import install as install_clock
 from .config import Settings
@@ -36,11 +36,12 @@ from .models import (
     ProcessInstance,
     TaskStatus,
 )
-from .options import option_sources
+from .options import invalid_values, option_sources
 from .script_engine import SafeScriptEngine
 from .serializer import StateSerializer
 
 REQUEST_PROCESS = "authorization_request"
+FormData = dict | Callable[[dict], dict]
 
 
 @dataclass(frozen=True)
@@ -69,11 +70,11 @@ class Host:
             return [(r.process_id, r.version, r.content_hash) for r in rows]
 
     # -- commands --------------------------------------------------------------------------
-    def start_request(self, actor_id: int, holder_id: int, data: dict) -> StepResult:
+    def start_request(self, actor_id: int, holder_id: int, data: FormData) -> StepResult:
         """Start an authorization request for ``holder_id`` and submit its first form, atomically."""
         return self.start_process(REQUEST_PROCESS, actor_id, holder_id, data)
 
-    def start_process(self, process_id: str, actor_id: int, subject_id: int, data: dict) -> StepResult:
+    def start_process(self, process_id: str, actor_id: int, subject_id: int, data: FormData) -> StepResult:
         now = self.clock()
         with self._command() as session:
             actor = self._person(session, actor_id)
@@ -91,7 +92,7 @@ class Host:
                 status=InstanceStatus.RUNNING.value,
                 subject_person_id=subject.id,
                 started_by_id=actor.id,
-                state="{}",
+                state=b"",
                 serializer_version=self.serializer.version,
                 created_at=now,
                 updated_at=now,
@@ -102,9 +103,6 @@ class Host:
             wf.data.update(self._initial_data(org, subject, actor))
             wf.task_tree.data.update(wf.data)
             self._run(session, instance, wf, actor.id, now, lambda w: None)
-            first = wf.get_tasks(state=TaskState.READY, manual=True)
-            if len(first) != 1:
-                raise WorkflowError(f"{process_id} must begin with exactly one user task")
             audit.record(
                 session,
                 org.id,
@@ -114,11 +112,15 @@ class Host:
                 details={"process": process_id, "version": loaded.version, "subject": subject.id},
                 at=now,
             )
-            ready = tasks.sync(session, instance, wf, loaded, now)
-            return self._complete(session, instance, wf, loaded, ready[0], actor, data, now)
+            ready = tasks.sync(session, instance, wf, loaded, now, new=True)
+            if len(ready) != 1:
+                raise WorkflowError(f"{process_id} must begin with exactly one user task")
+            row, owners = ready[0]
+            return self._complete(session, instance, wf, loaded, row, set(owners), actor, data, now)
 
-    def complete_task(self, actor_id: int, task_id: str, data: dict) -> StepResult:
-        """Complete a ready task with submitted form data. Exactly one of concurrent completions wins."""
+    def complete_task(self, actor_id: int, task_id: str, data: FormData) -> StepResult:
+        """Complete a ready task with submitted form data. Exactly one of concurrent completions wins.
+        ``data`` is a dict, or a function that reads it given the task's form schema (HTML forms)."""
         now = self.clock()
         with self._command() as session:
             actor = self._person(session, actor_id)
@@ -126,12 +128,18 @@ class Host:
             if row is None or row.organisation_id != actor.organisation_id:
                 raise TaskNotFoundError("task not found")
             instance = self._lock_instance(session, row.instance_id)
-            session.refresh(row)
+            if not self.db.is_sqlite:  # read again under the lock (SQLite held the lock from BEGIN)
+                session.refresh(row)
             if row.status != TaskStatus.READY.value:
                 raise TaskConflictError("the task has already been completed", status=row.status)
+            owners = set(session.scalars(select(HumanTaskOwner.person_id).where(HumanTaskOwner.task_id == row.id)))
+            if actor.id not in owners:
+                if not queries.can_see_instance(session, queries.user(session, actor.id), instance):
+                    raise TaskNotFoundError("task not found")  # do not reveal that it exists
+                raise NotAllowedError("you are not among the people who may complete this task")
             loaded = self.specs.get(session, instance.spec_version_id)
             wf = self._load(instance, loaded)
-            return self._complete(session, instance, wf, loaded, row, actor, data, now)
+            return self._complete(session, instance, wf, loaded, row, owners, actor, data, now)
 
     def fire_due_timers(self, now: datetime | None = None, limit: int = 200) -> int:
         """Advance every instance whose next timer is due. Costs O(due), not O(waiting)."""
@@ -161,16 +169,22 @@ class Host:
         return fired
 
     # -- internals -------------------------------------------------------------------------
-    def _complete(self, session, instance, wf, loaded, row, actor, data, now) -> StepResult:
-        owners = set(session.scalars(select(HumanTaskOwner.person_id).where(HumanTaskOwner.task_id == row.id)))
+    def _complete(self, session, instance, wf, loaded, row, owners, actor, data, now) -> StepResult:
         if actor.id not in owners:
             raise NotAllowedError("you are not among the people who may complete this task")
         task = wf.get_task_from_id(UUID(row.id))
         if task is None or task.state != TaskState.READY:
             raise TaskConflictError("the task is no longer waiting for input")
-        schema = self.form_schema(session, loaded, row.form, actor.organisation_id)
-        clean = {k: v for k, v in data.items() if v not in (None, "", [])}
-        forms.validate(schema, clean, now.date())
+        schema = loaded.form(row.form)
+        submitted = data(schema) if callable(data) else data
+        clean = {k: v for k, v in submitted.items() if v not in (None, "", [])}
+        forms.validate(
+            schema,
+            clean,
+            now.date(),
+            check_options=invalid_values(session, instance.organisation_id),
+            validator=loaded.validator(row.form),
+        )
         for key in schema.get("properties", {}):
             task.data.pop(key, None)  # a field left empty now must not keep an earlier answer
         task.data.update(clean)
@@ -197,9 +211,8 @@ class Host:
                 details={"outcome": instance.outcome},
                 at=now,
             )
-        session.flush()
-        mine = [t.id for t in ready if actor.id in directory_owner_ids(session, t.id)]
-        return StepResult(instance.id, instance.status, [t.id for t in ready], mine[0] if mine else None)
+        mine = [r.id for r, people in ready if actor.id in people]
+        return StepResult(instance.id, instance.status, [r.id for r, _people in ready], mine[0] if mine else None)
 
     def _run(self, session, instance, wf, actor_id, now, step) -> None:
         def services(task, name, params):
@@ -266,10 +279,6 @@ class Host:
 
     def _command(self):
         return _Command(self.db)
-
-
-def directory_owner_ids(session: Session, task_id: str) -> set[int]:
-    return set(session.scalars(select(HumanTaskOwner.person_id).where(HumanTaskOwner.task_id == task_id)))
 
 
 class _Command:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from .checks import BPMN, LANE_ID, NS, SPIFF, Problem, check_diagram
 from .errors import DiagramError, NotFoundError
-from .forms import read_form_file
+from .forms import make_validator, read_form_file
 from .models import ProcessSpecVersion
 
 
@@ -40,9 +40,17 @@ class LoadedSpec:
     forms: dict
     tasks: dict[str, TaskInfo] = field(default_factory=dict)
     start_task: str | None = None  # the first user task after the start event
+    _validators: dict = field(default_factory=dict)
 
     def form(self, filename: str) -> dict:
         return self.forms.get(filename) or {}
+
+    def validator(self, filename: str):
+        """A JSON Schema validator per form, built once per version."""
+        cached = self._validators.get(filename)
+        if cached is None:
+            cached = self._validators[filename] = make_validator(self.form(filename))
+        return cached
 
 
 @dataclass(frozen=True)

@@ -16,19 +16,15 @@ from .specs import LoadedSpec
 
 
 def sync(
-    session: Session, instance: ProcessInstance, wf: BpmnWorkflow, loaded: LoadedSpec, now: datetime
-) -> list[HumanTask]:
+    session: Session, instance: ProcessInstance, wf: BpmnWorkflow, loaded: LoadedSpec, now: datetime, new: bool = False
+) -> list[tuple[HumanTask, list[int]]]:
     """Project the workflow's ready user tasks and status onto the instance's rows.
-    Returns the tasks that became ready in this step."""
+    Returns the tasks that became ready in this step, each with its potential owners."""
     ready = {str(t.id): t for t in wf.get_tasks(state=TaskState.READY, manual=True)}
-    rows = {
-        row.id: row
-        for row in session.scalars(
-            select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.status == TaskStatus.READY.value)
-        )
-    }
+    query = select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.status == TaskStatus.READY.value)
+    rows = {} if new else {row.id: row for row in session.scalars(query)}
     for task_id, row in rows.items():
-        if task_id not in ready:
+        if task_id not in ready and row.status == TaskStatus.READY.value:  # (completed in memory: keep)
             row.status = TaskStatus.CANCELLED.value
             row.completed_at = now
     created = []
@@ -52,9 +48,9 @@ def sync(
             prefill=forms.prefill(loaded.forms.get(info.form, {}), task.data, now.date()) if info else {},
         )
         session.add(row)
-        owners = directory.potential_owners(session, row.role, instance) if row.role else []
-        session.add_all(HumanTaskOwner(task_id=task_id, person_id=pid) for pid in dict.fromkeys(owners))
-        created.append(row)
+        owners = list(dict.fromkeys(directory.potential_owners(session, row.role, instance))) if row.role else []
+        session.add_all(HumanTaskOwner(task_id=task_id, person_id=pid) for pid in owners)
+        created.append((row, owners))
     _project_instance(instance, wf, ready, now)
     return created
 

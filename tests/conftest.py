@@ -27,6 +27,9 @@ def settings(tmp_path_factory) -> Settings:
 @pytest.fixture(scope="session")
 def database(settings):
     db = Database(settings.database_url)
+    if db.engine.dialect.name == "postgresql":  # the test database is disposable: start from nothing
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
     migrate.upgrade(db.engine)
     yield db
     db.dispose()

@@ -54,7 +54,7 @@ class Person(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
     unit: Mapped[Unit | None] = relationship(foreign_keys=[unit_id])
-    roles: Mapped[list[PersonRole]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+    roles: Mapped[list[PersonRole]] = relationship(cascade="all, delete-orphan")
 
     @property
     def role_names(self) -> set[str]:

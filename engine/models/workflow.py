@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, JsonType, UtcDateTime, utcnow
@@ -52,7 +52,7 @@ class ProcessInstance(Base):
     status: Mapped[str] = mapped_column(String(16), index=True)
     subject_person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
     started_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
-    state: Mapped[str] = mapped_column(Text)  # serialized workflow, without the spec
+    state: Mapped[bytes] = mapped_column(LargeBinary)  # serialized workflow without the spec (zlib JSON)
     serializer_version: Mapped[str] = mapped_column(String(16))
     current_step: Mapped[str] = mapped_column(String(200), default="")  # bpmn ids of ready tasks
     outcome: Mapped[str] = mapped_column(String(100), default="")  # bpmn id of the end event reached

@@ -34,17 +34,14 @@ def new():
 @bp.post("/new")
 @login_required
 def create():
-    with host().db.reader() as s:
-        schema, _ui, _info = host().start_form(s, g.user.organisation_id)
-    data = formrender.parse(schema, request.form)
     try:
         holder_id = int(request.form.get("holder_id") or g.user.id)
     except ValueError:
         abort(400)
     try:
-        result = host().start_request(g.user.id, holder_id, data)
+        result = host().start_request(g.user.id, holder_id, lambda schema: formrender.parse(schema, request.form))
     except FormValidationError as err:
-        return _render_new(values=data, errors=err.errors, holder_id=holder_id, status=422)
+        return _render_new(values=err.data, errors=err.errors, holder_id=holder_id, status=422)
     flash(_("Your request has been sent."), "success")
     return redirect(url_for("requests.show", instance_id=result.instance_id), 303)
 

@@ -32,15 +32,11 @@ def show(task_id: str):
 @bp.post("/<task_id>")
 @login_required
 def complete(task_id: str):
-    with host().db.reader() as s:
-        task, _instance, _can = queries.task_for(s, g.user, task_id)
-        schema, _ui = host().task_form(s, task)
-    data = formrender.parse(schema, request.form)
     try:
-        result = host().complete_task(g.user.id, task_id, data)
+        result = host().complete_task(g.user.id, task_id, lambda schema: formrender.parse(schema, request.form))
     except FormValidationError as err:
-        return _render(task_id, values=data, errors=err.errors, status=422)
-    flash(_("Saved: %(task)s.", task=task.name), "success")
+        return _render(task_id, values=err.data, errors=err.errors, status=422)
+    flash(_("Saved."), "success")
     if result.next_task_for_actor:
         return redirect(url_for("tasks.show", task_id=result.next_task_for_actor), 303)
     return redirect(url_for("requests.show", instance_id=result.instance_id), 303)

@@ -131,7 +131,7 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('subject_person_id', sa.Integer(), nullable=True),
     sa.Column('started_by_id', sa.Integer(), nullable=True),
-    sa.Column('state', sa.Text(), nullable=False),
+    sa.Column('state', sa.LargeBinary(), nullable=False),
     sa.Column('serializer_version', sa.String(length=16), nullable=False),
     sa.Column('current_step', sa.String(length=200), nullable=False),
     sa.Column('outcome', sa.String(length=100), nullable=False),
