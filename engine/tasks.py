@@ -57,6 +57,9 @@ def sync(
 
 def _project_instance(instance: ProcessInstance, wf: BpmnWorkflow, ready: dict, now: datetime) -> None:
     instance.current_step = ",".join(sorted({t.task_spec.bpmn_id for t in ready.values()}))[:200]
+    instance.completed_steps = sorted(
+        {t.task_spec.bpmn_id for t in wf.get_tasks(state=TaskState.COMPLETED) if t.task_spec.bpmn_id}
+    )
     instance.updated_at = now
     if wf.is_completed():
         instance.status = InstanceStatus.COMPLETE.value

@@ -55,6 +55,7 @@ class ProcessInstance(Base):
     state: Mapped[bytes] = mapped_column(LargeBinary)  # serialized workflow without the spec (zlib JSON)
     serializer_version: Mapped[str] = mapped_column(String(16))
     current_step: Mapped[str] = mapped_column(String(200), default="")  # bpmn ids of ready tasks
+    completed_steps: Mapped[list] = mapped_column(JsonType, default=list)  # bpmn ids passed, for the diagram
     outcome: Mapped[str] = mapped_column(String(100), default="")  # bpmn id of the end event reached
     next_timer_due: Mapped[datetime | None] = mapped_column(UtcDateTime)
     lock_version: Mapped[int] = mapped_column(Integer, nullable=False)

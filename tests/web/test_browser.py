@@ -124,7 +124,11 @@ def test_a_request_walks_from_employee_to_active_authorization_in_a_real_browser
     expect(steps).to_have_count(4)
     expect(steps).to_contain_text([EMPLOYEE, SUPERVISOR, DIRECTOR, ADMIN])
     expect(steps).to_contain_text(["Endorsed", "Approved", "Registered"])
-    expect(page.locator("#diagram svg .step-done")).to_have_count(4)  # bpmn-js drew it, CSP and all
+    # bpmn-js drew it (CSP and all), marking the route taken with a colour and a ✓ symbol
+    for step in ("fill_request", "endorse_request", "approve_request", "register_in_suomifi", "end_active"):
+        expect(page.locator(f'#diagram [data-element-id="{step}"].step-done')).to_have_count(1)
+    expect(page.locator('#diagram [data-element-id="record_rejection"].step-done')).to_have_count(0)
+    expect(page.locator("#diagram .step-symbol.done").first).to_have_text("✓")
     page.screenshot(path=str(SCREENSHOT), full_page=True)
 
     nav(page, "Authorizations")

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from engine import queries
 from engine.errors import FormValidationError
 from engine.forms import prefill
-from engine.models import AuditEvent, ProcessSpecVersion
+from engine.models import ProcessSpecVersion
 
 from .. import formrender
 from ..auth import login_required
@@ -69,7 +69,10 @@ def _render_new(values=None, errors=None, holder_id=None, status=200):
 def show(instance_id: int):
     with host().db.reader() as s:
         view = queries.request_view(s, g.user, instance_id)
-        return render_template("requests/show.html", view=view, done=_done_steps(view))
+        code_names = {a.code.key: a.code.name for a in view.authorizations}
+        return render_template(
+            "requests/show.html", view=view, done=view.instance.completed_steps or [], code_names=code_names
+        )
 
 
 @bp.get("/<int:instance_id>/diagram.bpmn")
@@ -80,14 +83,3 @@ def diagram(instance_id: int):
         view = queries.request_view(s, g.user, instance_id)
         bpmn = s.scalar(select(ProcessSpecVersion.bpmn).where(ProcessSpecVersion.id == view.instance.spec_version_id))
     return Response(bpmn, mimetype="application/xml")
-
-
-def _done_steps(view) -> list[str]:
-    return sorted(
-        {
-            e.event.details.get("task")
-            for e in view.history
-            if isinstance(e.event, AuditEvent) and e.event.action == "task.completed"
-        }
-        - {None}
-    )

@@ -134,6 +134,7 @@ def upgrade() -> None:
     sa.Column('state', sa.LargeBinary(), nullable=False),
     sa.Column('serializer_version', sa.String(length=16), nullable=False),
     sa.Column('current_step', sa.String(length=200), nullable=False),
+    sa.Column('completed_steps', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('outcome', sa.String(length=100), nullable=False),
     sa.Column('next_timer_due', engine.models.base.UtcDateTime(timezone=True), nullable=True),
     sa.Column('lock_version', sa.Integer(), nullable=False),
