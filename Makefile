@@ -13,7 +13,7 @@ run: setup
 	$(BIN)/valtuus run
 
 test: setup
-	$(BIN)/ruff check engine web tests bench
+	$(BIN)/ruff check engine web tests bench docs
 	$(MAKE) --no-print-directory test-sqlite
 	$(MAKE) --no-print-directory test-postgresql
 
