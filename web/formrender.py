@@ -101,9 +101,19 @@ def parse(schema: dict, form) -> dict:
             data[name] = name in form
         else:
             raw = form.get(name, "").strip()
+            if raw and prop.get("format") == "date":
+                raw = _iso_date(raw)
             if raw:
                 data[name] = _int(raw) if kind == "integer" else raw
     return data
+
+
+def _iso_date(value: str) -> str:
+    """Accept the Finnish way of writing dates (d.m.yyyy) where a browser has no date picker."""
+    parts = value.split(".")
+    if len(parts) == 3 and all(p.isdigit() for p in parts) and len(parts[2]) == 4:
+        return f"{int(parts[2]):04d}-{int(parts[1]):02d}-{int(parts[0]):02d}"
+    return value
 
 
 def _int(value: str):

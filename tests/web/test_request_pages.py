@@ -161,3 +161,13 @@ def test_pages_need_sign_in_and_the_registry_shows_each_role_its_own_scope(web, 
     assert "Emilia Esimerkki" in web.client.get("/authorizations").get_data(as_text=True)
     web.login("admin")
     assert "Emilia Esimerkki" in web.client.get("/authorizations").get_data(as_text=True)
+
+
+def test_dates_written_the_finnish_way_are_understood(web, host, codes):
+    web.login("employee")
+    form = request_form(codes[:1])
+    year = int(form["valid_until"][:4]) + 1
+    response = web.post("/requests/new", {**form, "valid_until": f"1.2.{year}"})
+    assert response.status_code == 303
+    with host.db.reader() as s:
+        assert str(s.scalar(select(Authorization.valid_until))) == f"{year}-02-01"
