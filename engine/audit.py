@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from .models import AuditEvent
@@ -21,16 +22,20 @@ def record(
     task_id: str | None = None,
     details: dict | None = None,
     at: datetime | None = None,
-) -> AuditEvent:
-    event = AuditEvent(
-        organisation_id=organisation_id,
-        action=action,
-        actor_id=actor_id,
-        authorization_id=authorization_id,
-        instance_id=instance_id,
-        task_id=task_id,
-        details=details or {},
-        at=at or utcnow(),
+) -> None:
+    """Append one event inside the caller's transaction (a plain INSERT: nothing ever updates it)."""
+    session.execute(
+        insert(AuditEvent),
+        [
+            {
+                "organisation_id": organisation_id,
+                "action": action,
+                "actor_id": actor_id,
+                "authorization_id": authorization_id,
+                "instance_id": instance_id,
+                "task_id": task_id,
+                "details": details or {},
+                "at": at or utcnow(),
+            }
+        ],
     )
-    session.add(event)
-    return event

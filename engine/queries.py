@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session, aliased, joinedload
 
 from . import directory
 from .errors import NotAllowedError, NotFoundError, TaskNotFoundError
@@ -195,7 +195,10 @@ def request_view(session: Session, actor: User, instance_id: int) -> RequestView
         raise NotFoundError("request not found")
     auths = list(
         session.scalars(
-            select(Authorization).where(Authorization.request_instance_id == instance.id).order_by(Authorization.id)
+            select(Authorization)
+            .options(joinedload(Authorization.code))
+            .where(Authorization.request_instance_id == instance.id)
+            .order_by(Authorization.id)
         )
     )
     open_tasks = []
@@ -257,6 +260,7 @@ def authorizations(
     """Administrators see the whole organisation, directors their units, others their own."""
     query = (
         select(Authorization, Person, Unit)
+        .options(joinedload(Authorization.code))
         .join(Person, Person.id == Authorization.holder_id)
         .outerjoin(Unit, Unit.id == Person.unit_id)
         .where(Authorization.organisation_id == actor.organisation_id, Authorization.status != "cancelled")

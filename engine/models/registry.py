@@ -53,7 +53,7 @@ class AuthorizationCode(Base):
     status: Mapped[str] = mapped_column(String(16), default="active")
     verified: Mapped[bool] = mapped_column(Boolean, default=False)
 
-    category: Mapped[AuthorizationCategory | None] = relationship(lazy="joined")
+    category: Mapped[AuthorizationCategory | None] = relationship()
 
 
 class Authorization(Base):
@@ -74,4 +74,4 @@ class Authorization(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 
-    code: Mapped[AuthorizationCode] = relationship(lazy="joined")
+    code: Mapped[AuthorizationCode] = relationship()  # lists load it with joinedload
