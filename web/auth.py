@@ -86,10 +86,14 @@ def login_post():
     session["person_id"] = found.id
     if lang:
         session["lang"] = lang
-    target = request.form.get("next", "")
-    if not target.startswith("/") or target.startswith("//"):
-        target = url_for("main.home")
-    return redirect(target, 303)
+    return redirect(local_target(request.form.get("next", "")), 303)
+
+
+def local_target(target: str) -> str:
+    """A redirect target on this site only (no //host or /\\host tricks); the front page otherwise."""
+    if not target.startswith("/") or target.startswith("//") or "\\" in target or "\n" in target:
+        return url_for("main.home")
+    return target
 
 
 @bp.post("/logout")

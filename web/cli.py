@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 import time
@@ -38,11 +39,23 @@ def _host():
 @click.option("--port", default=5000, show_default=True)
 @click.option("--threads", default=8, show_default=True)
 @click.option("--no-timers", is_flag=True, help="Do not run the timer worker in this process.")
+@click.option(
+    "--demo-on-network",
+    is_flag=True,
+    help="Serve demo sign-in (anyone may sign in as anyone) on a non-loopback address anyway.",
+)
 @with_appcontext
-def run(bind: str, port: int, threads: int, no_timers: bool):
+def run(bind: str, port: int, threads: int, no_timers: bool, demo_on_network: bool):
     """Check and load the diagrams, start the timer worker and serve the app (waitress)."""
     from waitress import serve
 
+    if current_app.config["DEMO_SIGN_IN"] and not _is_loopback(bind) and not demo_on_network:
+        click.echo(
+            f"error: demo sign-in lets anyone sign in as anyone; refusing to serve it on {bind}. "
+            "Set VALTUUS_DEMO_SIGN_IN=0, listen on 127.0.0.1, or pass --demo-on-network.",
+            err=True,
+        )
+        sys.exit(2)
     host = _host()
     try:
         loaded = host.load_processes()
@@ -59,12 +72,23 @@ def run(bind: str, port: int, threads: int, no_timers: bool):
     serve(current_app._get_current_object(), host=bind, port=port, threads=threads)
 
 
+def _is_loopback(address: str) -> bool:
+    import ipaddress
+
+    if address == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
 def _timer_loop(host) -> None:
     while True:
         try:
             host.fire_due_timers()
         except Exception:  # keep the worker alive; the error is logged and retried next round
-            current_app.logger.exception("timer sweep failed") if current_app else None
+            logging.getLogger("valtuus.timers").exception("timer sweep failed")
         time.sleep(host.settings.timer_interval_seconds)
 
 

@@ -37,3 +37,8 @@ def test_loading_the_demo_twice_changes_nothing(runner, host):
     assert runner.invoke(main, args=["demo"]).exit_code == 0
     assert runner.invoke(main, args=["demo"]).exit_code == 0
     assert people() == before >= 25
+
+
+def test_run_refuses_demo_sign_in_on_a_network_address(runner):
+    result = runner.invoke(main, args=["run", "--host", "0.0.0.0", "--no-timers"])
+    assert result.exit_code == 2 and "demo sign-in" in result.output

@@ -43,6 +43,9 @@ def test_signing_in_as_someone_who_does_not_exist_is_refused(web):
     assert web.client.get("/tasks").status_code == 302
 
 
-def test_an_open_redirect_after_sign_in_is_not_followed(web):
-    response = web.post("/login", {"person_id": str(web.people["employee"]), "next": "//evil.example/"})
-    assert response.headers["Location"] == "/"
+def test_an_open_redirect_after_sign_in_or_language_change_is_not_followed(web):
+    for target in ("//evil.example/", "/\\evil.example/", "https://evil.example/"):
+        response = web.post("/login", {"person_id": str(web.people["employee"]), "next": target})
+        assert response.headers["Location"] == "/"
+        response = web.post("/language", {"lang": "sv", "next": target}, token_from="/")
+        assert response.headers["Location"] == "/"

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, g, redirect, request, send_from_directory, session, url_for
+from flask import Blueprint, abort, current_app, g, redirect, request, send_from_directory, session
 from sqlalchemy import text
 
 from engine import queries
 
-from ..auth import login_required
+from ..auth import local_target, login_required
 from ..host import host
 from ..i18n import LANGUAGES
 
@@ -48,10 +48,7 @@ def set_language():
     if lang not in LANGUAGES:
         abort(400)
     session["lang"] = lang
-    target = request.form.get("next", "")
-    if not target.startswith("/") or target.startswith("//"):
-        target = url_for("main.home")
-    return redirect(target, 303)
+    return redirect(local_target(request.form.get("next", "")), 303)
 
 
 @bp.get("/vendor/<name>")
