@@ -81,14 +81,15 @@ def administrators(session: Session, organisation_id: int) -> list[int]:
     return list(session.scalars(query))
 
 
-def directors_for(session: Session, person: Person) -> list[int]:
+def directors_for(session: Session, person: Person, excluded: frozenset[int] = frozenset()) -> list[int]:
     """The director (and deputy) of the person's unit, walking up to a parent unit where the unit
-    has none, or where the only candidate is the person themself (no one approves their own request)."""
+    has none, or where the only candidates are the requesters (no one approves their own request)."""
     unit = session.get(Unit, person.unit_id) if person.unit_id else None
     seen = set()
+    excluded = excluded | {person.id}
     while unit is not None and unit.id not in seen:
         seen.add(unit.id)
-        candidates = [pid for pid in (unit.director_id, unit.deputy_id) if pid and pid != person.id]
+        candidates = [pid for pid in (unit.director_id, unit.deputy_id) if pid and pid not in excluded]
         if candidates:
             return candidates
         unit = session.get(Unit, unit.parent_id) if unit.parent_id else None
@@ -107,8 +108,8 @@ def potential_owners(session: Session, role: str, instance: ProcessInstance) -> 
         return owners
     if role == "supervisor":
         return [holder.supervisor_id] if holder.supervisor_id and holder.supervisor_id != holder.id else []
-    if role == "director":
-        return directors_for(session, holder)
+    if role == "director":  # neither the holder nor whoever asked on their behalf approves
+        return directors_for(session, holder, frozenset({instance.started_by_id or holder.id}))
     if role == "administrator":
         return [pid for pid in administrators(session, instance.organisation_id) if pid != holder.id]
     raise EngineError(f"lane role {role!r} is unknown")

@@ -235,3 +235,15 @@ def test_stored_state_keeps_the_spec_out_of_the_instance_and_stays_small(host, p
     text = zlib.decompress(state).decode("utf-8")
     assert '"task_specs"' not in text and "register_in_suomifi" in text
     assert len(state) < 5 * 1024
+
+
+def test_a_director_who_asks_on_behalf_of_their_report_does_not_approve_it(host, people, codes):
+    with host.db.reader() as s:
+        from engine.models import Person
+
+        report = s.scalar(select(Person.id).where(Person.supervisor_id == people["director"],
+                                                  Person.id != people["supervisor"]).order_by(Person.id))
+    started = host.start_request(people["director"], report, request_form(codes[:1]))
+    approvers = owners(host, started.ready_task_ids[0])
+    assert task(host, started.ready_task_ids[0]).bpmn_id == "approve_request"
+    assert people["director"] not in approvers and approvers

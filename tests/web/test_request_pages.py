@@ -171,3 +171,16 @@ def test_dates_written_the_finnish_way_are_understood(web, host, codes):
     assert response.status_code == 303
     with host.db.reader() as s:
         assert str(s.scalar(select(Authorization.valid_until))) == f"{year}-02-01"
+
+
+def test_a_returned_request_shows_the_employee_why_it_came_back(web, host, codes):
+    instance_id = start(web, codes)
+    web.login("supervisor")
+    web.post(f"/tasks/{ready_task(host, instance_id)}", {"endorsement_decision": "endorse"})
+    web.login("director")
+    web.post(f"/tasks/{ready_task(host, instance_id)}",
+             {"approval_decision": "return", "approval_reason": "Kerro mihin Kela-tehtävään tarvitset tätä."})
+    web.login("employee")
+    page = web.client.get(f"/tasks/{ready_task(host, instance_id)}").get_data(as_text=True)
+    assert "Kerro mihin Kela-tehtävään tarvitset tätä." in page
+    assert 'name="justification"' in page and "Palkanlaskenta edellyttää" in page  # prefilled again

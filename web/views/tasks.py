@@ -7,7 +7,6 @@ from flask_babel import gettext as _
 
 from engine import queries
 from engine.errors import FormValidationError
-from engine.models import HumanTask
 
 from .. import formrender
 from ..auth import login_required
@@ -48,6 +47,7 @@ def _render(task_id: str, values: dict | None = None, errors: dict | None = None
         schema, ui = host().task_form(s, task)
         view = queries.request_view(s, g.user, instance.id) if queries.can_see_instance(s, g.user, instance) else None
         form_fields = formrender.fields(schema, ui, values if values is not None else task.prefill, errors)
+        returned = _return_reason(view) if view and can_complete else None
         return render_template(
             "tasks/task.html",
             task=task,
@@ -58,5 +58,14 @@ def _render(task_id: str, values: dict | None = None, errors: dict | None = None
             fields=form_fields,
             errors=errors or {},
             is_ready=task.status == "ready",
-            task_model=HumanTask,
+            returned=returned,
         ), status
+
+
+def _return_reason(view) -> str | None:
+    """Why the request came back, when its latest decision was "return for clarification"."""
+    for entry in reversed(view.history):
+        data = entry.event.details.get("data", {}) if entry.event.action == "task.completed" else {}
+        if "approval_decision" in data:
+            return data.get("approval_reason") if data["approval_decision"] == "return" else None
+    return None
