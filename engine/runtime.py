@@ -196,7 +196,7 @@ class Host:
             actor_id=actor.id,
             instance_id=instance.id,
             task_id=row.id,
-            details={"task": row.bpmn_id, "name": row.name, "data": clean},
+            details={"task": row.bpmn_id, "name": row.name, "names": row.names or {}, "data": clean},
             at=now,
         )
         self._run(session, instance, wf, actor.id, now, lambda w: task.run())

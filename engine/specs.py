@@ -28,6 +28,7 @@ class TaskInfo:
     form: str
     ui_form: str
     due_days: int | None
+    names: dict  # {"fi": name in the diagram, "sv"/"en": from properties name_sv / name_en}
 
 
 @dataclass
@@ -189,6 +190,7 @@ def _load(row: ProcessSpecVersion) -> LoadedSpec:
             props.get("formJsonSchemaFilename", ""),
             props.get("formUiSchemaFilename", ""),
             int(due) if due and due.isdigit() else None,
+            {"fi": node.get("name") or node.get("id")} | {k[5:]: v for k, v in props.items() if k.startswith("name_")},
         )
     return LoadedSpec(
         row.id, row.process_id, row.version, spec, subprocess_specs, row.forms, tasks, _first_user_task(spec, tasks)

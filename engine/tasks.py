@@ -38,6 +38,7 @@ def sync(
             instance_id=instance.id,
             bpmn_id=task.task_spec.bpmn_id,
             name=(info.name if info else task.task_spec.bpmn_name) or "",
+            names=info.names if info else {},
             lane=task.task_spec.lane or "",
             role=info.role if info else "",
             form=info.form if info else "",

@@ -7,6 +7,7 @@ from flask_babel import format_date, format_datetime
 from flask_babel import gettext as _
 
 from .formrender import schema_text
+from .i18n import localized
 
 
 def status_label(value: str) -> str:
@@ -80,6 +81,13 @@ def decision_label(value: str) -> str:
     }.get(value, value)
 
 
+def step_name(step) -> str:
+    """A process step's name in the current language: a task row, or the details of its audit event."""
+    if isinstance(step, dict):
+        return localized(step.get("names") or {"fi": step.get("name", "")})
+    return localized(step.names or {"fi": step.name})
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(
         status_label=status_label,
@@ -89,6 +97,7 @@ def init_app(app: Flask) -> None:
         outcome_label=outcome_label,
         decision_label=decision_label,
         schema_text=schema_text,
+        step_name=step_name,
     )
     app.jinja_env.filters["date"] = lambda d: format_date(d, "d.M.yyyy") if d else "–"
     app.jinja_env.filters["datetime"] = lambda d: format_datetime(d, "d.M.yyyy HH:mm") if d else "–"

@@ -77,6 +77,7 @@ class HumanTask(Base):
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"), index=True)
     bpmn_id: Mapped[str] = mapped_column(String(100))
     name: Mapped[str] = mapped_column(String(200))
+    names: Mapped[dict] = mapped_column(JsonType, default=dict)  # the step's name per language
     lane: Mapped[str] = mapped_column(String(100), default="")
     role: Mapped[str] = mapped_column(String(32), default="")
     form: Mapped[str] = mapped_column(String(200), default="")

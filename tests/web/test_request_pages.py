@@ -184,3 +184,12 @@ def test_a_returned_request_shows_the_employee_why_it_came_back(web, host, codes
     page = web.client.get(f"/tasks/{ready_task(host, instance_id)}").get_data(as_text=True)
     assert "Kerro mihin Kela-tehtävään tarvitset tätä." in page
     assert 'name="justification"' in page and "Palkanlaskenta edellyttää" in page  # prefilled again
+
+
+def test_a_swedish_speaking_supervisor_sees_the_step_by_its_swedish_name(web, host, codes):
+    web.login("anstalld")
+    assert web.post("/requests/new", request_form(codes[:1])).status_code == 303
+    web.login("johanna.sundstrom")
+    inbox = web.client.get("/tasks").get_data(as_text=True)
+    assert '<html lang="sv">' in inbox and "Tillstyrk eller tillstyrk inte" in inbox
+    assert "Puolla tai älä puolla" not in inbox

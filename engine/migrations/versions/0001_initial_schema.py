@@ -189,6 +189,7 @@ def upgrade() -> None:
     sa.Column('instance_id', sa.Integer(), nullable=False),
     sa.Column('bpmn_id', sa.String(length=100), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('names', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('lane', sa.String(length=100), nullable=False),
     sa.Column('role', sa.String(length=32), nullable=False),
     sa.Column('form', sa.String(length=200), nullable=False),
