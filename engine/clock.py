@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 _now: ContextVar[datetime | None] = ContextVar("engine_now", default=None)
 
@@ -44,3 +45,11 @@ def frozen_at(now: datetime) -> Iterator[None]:
 
 def system_now() -> datetime:
     return datetime.now(UTC)
+
+
+FINNISH_TIME = ZoneInfo("Europe/Helsinki")
+
+
+def local_date(now: datetime) -> date:
+    """The calendar date in Finland: Suomi.fi's validity dates are Finnish time."""
+    return now.astimezone(FINNISH_TIME).date()

@@ -7,6 +7,7 @@ from datetime import date
 from sqlalchemy import select
 
 from . import audit
+from .clock import local_date
 from .errors import EngineError
 from .models import Authorization, AuthorizationCode, AuthorizationStatus, MandateType
 from .operations import OperationContext, operation
@@ -125,7 +126,7 @@ def record_registration(ctx: OperationContext):
     mandate_type = MandateType(ctx.data.get("mandate_type", MandateType.TRANSACTION.value)).value
     for row in _rows(ctx, S.APPROVED):
         row.mandate_type = mandate_type
-        row.registered_on = _date(ctx.data.get("registered_on")) or ctx.now.date()
+        row.registered_on = _date(ctx.data.get("registered_on")) or local_date(ctx.now)
         row.valid_from = _date(ctx.data.get("registered_valid_from")) or row.valid_from
         row.valid_until = _date(ctx.data.get("registered_valid_until")) or row.valid_until
         _change(

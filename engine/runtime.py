@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import audit, forms, operations, queries, specs, tasks
-from .clock import frozen_at, system_now
+from .clock import frozen_at, local_date, system_now
 from .clock import install as install_clock
 from .config import Settings
 from .db import Database
@@ -181,7 +181,7 @@ class Host:
         forms.validate(
             schema,
             clean,
-            now.date(),
+            local_date(now),
             check_options=invalid_values(session, instance.organisation_id),
             validator=loaded.validator(row.form),
         )

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import directory, forms
+from .clock import local_date
 from .models import HumanTask, HumanTaskOwner, InstanceStatus, ProcessInstance, TaskStatus
 from .specs import LoadedSpec
 
@@ -46,7 +47,7 @@ def sync(
             status=TaskStatus.READY.value,
             created_at=now,
             due_at=now + timedelta(days=info.due_days) if info and info.due_days else None,
-            prefill=forms.prefill(loaded.forms.get(info.form, {}), task.data, now.date()) if info else {},
+            prefill=forms.prefill(loaded.forms.get(info.form, {}), task.data, local_date(now)) if info else {},
         )
         session.add(row)
         owners = list(dict.fromkeys(directory.potential_owners(session, row.role, instance))) if row.role else []

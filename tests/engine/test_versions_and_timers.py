@@ -115,3 +115,11 @@ def test_timers_follow_the_host_clock_over_years_of_simulated_time(host, process
     assert simulated.fire_due_timers() == 1
     with simulated.db.reader() as s:
         assert s.get(ProcessInstance, started.instance_id).status == "running"
+
+
+def test_today_is_the_finnish_date_just_after_midnight_in_finland():
+    from datetime import UTC, date, datetime
+
+    from engine.clock import local_date
+
+    assert local_date(datetime(2026, 11, 21, 22, 30, tzinfo=UTC)) == date(2026, 11, 22)

@@ -7,6 +7,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from engine import queries
+from engine.clock import local_date
 from engine.errors import FormValidationError
 from engine.forms import prefill
 from engine.models import ProcessSpecVersion
@@ -50,7 +51,7 @@ def _render_new(values=None, errors=None, holder_id=None, status=200):
     with host().db.reader() as s:
         schema, ui, info = host().start_form(s, g.user.organisation_id)
         reports = queries.reports(s, g.user)
-        today = host().clock().date()
+        today = local_date(host().clock())
         form_fields = formrender.fields(
             schema, ui, values if values is not None else prefill(schema, {}, today), errors
         )
