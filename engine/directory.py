@@ -115,14 +115,6 @@ def potential_owners(session: Session, role: str, instance: ProcessInstance) -> 
     raise EngineError(f"lane role {role!r} is unknown")
 
 
-def is_director(session: Session, person: Person) -> bool:
-    query = select(Unit.id).where(
-        Unit.organisation_id == person.organisation_id,
-        (Unit.director_id == person.id) | (Unit.deputy_id == person.id),
-    )
-    return session.scalar(query.limit(1)) is not None
-
-
 def directed_unit_ids(session: Session, person: Person) -> set[int]:
     """Units the person directs (or deputises), with all their sub-units."""
     units = list(session.scalars(select(Unit).where(Unit.organisation_id == person.organisation_id)))

@@ -8,7 +8,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, aliased, joinedload
 
 from . import directory
-from .errors import NotAllowedError, NotFoundError, TaskNotFoundError
+from .errors import NotFoundError, TaskNotFoundError
 from .models import (
     AuditEvent,
     Authorization,
@@ -80,10 +80,6 @@ def demo_users(session: Session) -> list[tuple[Organisation, list[Person]]]:
         )
         result.append((org, people))
     return result
-
-
-def organisation(session: Session, organisation_id: int) -> Organisation:
-    return session.get(Organisation, organisation_id)
 
 
 def reports(session: Session, actor: User) -> list[Person]:
@@ -275,9 +271,3 @@ def authorizations(
         query = query.where(Authorization.status == status)
     query = query.order_by(Person.name, Authorization.id).limit(limit)
     return [AuthorizationRow(a, p, u) for a, p, u in session.execute(query).all()]
-
-
-def require(actor: User | None, role: str) -> User:
-    if actor is None or not actor.has(role):
-        raise NotAllowedError(f"role {role} required")
-    return actor

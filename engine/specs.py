@@ -8,7 +8,6 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lxml import etree
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -208,9 +207,3 @@ def _first_user_task(spec, tasks: dict) -> str | None:
             return task_spec.bpmn_id
         queue.extend(task_spec.outputs)
     return None
-
-
-def element_names(bpmn: str) -> dict[str, str]:
-    """bpmn id → name of every named element, for readable histories."""
-    root = etree.fromstring(bpmn.encode("utf-8"), etree.XMLParser(resolve_entities=False, no_network=True))
-    return {n.get("id"): n.get("name") for n in root.iter() if n.get("id") and n.get("name")}
