@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -10,13 +9,11 @@ from lxml import etree
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask, UserTask
 
 from engine import checks, forms, specs
+from tests.browser import chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELER_JS = ROOT / "node_modules" / "bpmn-js" / "dist" / "bpmn-modeler.production.min.js"
 DIAGRAMS = sorted(ROOT.glob("processes/*/*.bpmn"))
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"]
-CHROMIUM_ARGS += ["--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PAGE = '<!DOCTYPE html><body style="margin:0"><div id="canvas" style="width:1800px;height:1200px"></div></body>'
 ROUNDTRIP_JS = """async ({ xml, rename }) => {
   const modeler = new BpmnJS({ container: '#canvas' });
@@ -36,21 +33,12 @@ ROUNDTRIP_JS = """async ({ xml, rename }) => {
 
 @pytest.fixture(scope="module")
 def modeller_page():
-    if not Path(CHROMIUM).exists():
-        reason = f"Chromium is not installed at {CHROMIUM}; the modeller round-trip needs it"
-        if os.environ.get("VALTUUS_REQUIRE_BROWSER") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium("the modeller round-trip") as browser:
         page = browser.new_page()
         page.set_default_timeout(10_000)
         page.set_content(PAGE)
         page.add_script_tag(path=str(MODELER_JS))
         yield page
-        browser.close()
 
 
 def open_and_save(page, xml: str, rename: dict | None = None) -> bytes:

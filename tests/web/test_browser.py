@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 from datetime import date, timedelta
@@ -11,9 +10,8 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+from tests.browser import chromium
+
 SCREENSHOT = Path("/tmp/valtuus-browser-final.png")
 EMPLOYEE, SUPERVISOR, DIRECTOR, ADMIN = "Emilia Esimerkki", "Sami Esihenkilö", "Daniela Johtaja", "Pia Pääkäyttäjä"
 
@@ -30,19 +28,10 @@ def base_url(app):
 
 @pytest.fixture
 def page(base_url):
-    if not Path(CHROMIUM).exists():
-        reason = f"Chromium is not installed at {CHROMIUM}; the browser test needs it"
-        if os.environ.get("VALTUUS_REQUIRE_BROWSER") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium("the browser test") as browser:
         page = browser.new_page(base_url=base_url, viewport={"width": 1280, "height": 900})
         page.set_default_timeout(10_000)
         yield page
-        browser.close()
 
 
 def sign_in(page, name: str) -> None:

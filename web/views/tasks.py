@@ -6,7 +6,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from flask_babel import gettext as _
 
 from engine import queries
-from engine.errors import FormValidationError
+from engine.errors import FormValidationError, NotFoundError
 
 from .. import formrender
 from ..auth import login_required
@@ -45,7 +45,10 @@ def _render(task_id: str, values: dict | None = None, errors: dict | None = None
     with host().db.reader() as s:
         task, instance, can_complete = queries.task_for(s, g.user, task_id)
         schema, ui = host().task_form(s, task)
-        view = queries.request_view(s, g.user, instance.id) if queries.can_see_instance(s, g.user, instance) else None
+        try:
+            view = queries.request_view(s, g.user, instance.id)
+        except NotFoundError:  # an owner who may not see the whole request still gets the form
+            view = None
         form_fields = formrender.fields(schema, ui, values if values is not None else task.prefill, errors)
         returned = _return_reason(view) if view and can_complete else None
         return render_template(
