@@ -39,3 +39,30 @@ def record(
             }
         ],
     )
+
+
+def record_many(session: Session, organisation_id: int, events: list[dict], *, at: datetime | None = None) -> None:
+    """Append many events in one executemany (an import writes one per row).
+
+    Each event is a dict with ``action`` and optionally ``actor_id``, ``authorization_id``,
+    ``instance_id``, ``task_id``, ``details`` and ``at``.
+    """
+    if not events:
+        return
+    when = at or utcnow()
+    session.execute(
+        insert(AuditEvent),
+        [
+            {
+                "organisation_id": organisation_id,
+                "action": event["action"],
+                "actor_id": event.get("actor_id"),
+                "authorization_id": event.get("authorization_id"),
+                "instance_id": event.get("instance_id"),
+                "task_id": event.get("task_id"),
+                "details": event.get("details") or {},
+                "at": event.get("at") or when,
+            }
+            for event in events
+        ],
+    )

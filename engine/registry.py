@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 from datetime import date
 
 from sqlalchemy import select
@@ -9,7 +10,7 @@ from sqlalchemy import select
 from . import audit
 from .clock import local_date
 from .errors import EngineError
-from .models import Authorization, AuthorizationCode, AuthorizationStatus, MandateType
+from .models import Authorization, AuthorizationCode, AuthorizationStatus, MandateType, Organisation
 from .operations import OperationContext, operation
 
 S = AuthorizationStatus
@@ -26,6 +27,32 @@ def _rows(ctx: OperationContext, *statuses: S) -> list[Authorization]:
         .order_by(Authorization.id)
     )
     return list(ctx.session.scalars(query))
+
+
+DEFAULT_REVIEW_INTERVAL_MONTHS = 12
+
+
+def add_months(day: date, months: int) -> date:
+    month = day.month - 1 + months
+    year = day.year + month // 12
+    month = month % 12 + 1
+    return day.replace(year=year, month=month, day=min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def review_interval_months(settings: dict | None) -> int:
+    value = (settings or {}).get("review_interval_months", DEFAULT_REVIEW_INTERVAL_MONTHS)
+    return value if isinstance(value, int) and 1 <= value <= 120 else DEFAULT_REVIEW_INTERVAL_MONTHS
+
+
+def next_review_date(row: Authorization, interval_months: int) -> date | None:
+    """The interval after the last review (or registration, or start), and never later than the end date."""
+    if row.status != S.ACTIVE.value:
+        return None
+    base = row.last_reviewed_on or row.registered_on or row.valid_from
+    if base is None:
+        return row.valid_until
+    due = add_months(base, interval_months)
+    return min(due, row.valid_until) if row.valid_until else due
 
 
 def _date(value) -> date | None:
@@ -124,6 +151,7 @@ def record_rejection(ctx: OperationContext, stage: str = "approval", reason: str
 def record_registration(ctx: OperationContext):
     """The pääkäyttäjä registered the mandate in Suomi.fi: the authorizations become active."""
     mandate_type = MandateType(ctx.data.get("mandate_type", MandateType.TRANSACTION.value)).value
+    interval = review_interval_months(ctx.session.get(Organisation, ctx.organisation_id).settings)
     for row in _rows(ctx, S.APPROVED):
         row.mandate_type = mandate_type
         row.registered_on = _date(ctx.data.get("registered_on")) or local_date(ctx.now)
@@ -138,6 +166,7 @@ def record_registration(ctx: OperationContext):
             valid_from=str(row.valid_from),
             valid_until=str(row.valid_until),
         )
+        row.next_review_on = next_review_date(row, interval)
     return None
 
 

@@ -11,7 +11,7 @@ from engine.config import Settings
 from engine.runtime import Host
 
 from . import auth, errors, i18n, labels, security
-from .views import main, registry, requests, tasks
+from .views import imports, main, registry, requests, tasks
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -22,7 +22,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=os.environ.get("VALTUUS_SECURE_COOKIES", "0") == "1",
-        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+        MAX_CONTENT_LENGTH=9 * 1024 * 1024,  # spreadsheet uploads are at most 8 MB; forms are far smaller
         WTF_CSRF_TIME_LIMIT=None,
         NODE_MODULES=str(Path(__file__).resolve().parent.parent / "node_modules"),
     )
@@ -38,7 +38,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     security.init_app(app)
     auth.init_app(app)
     errors.init_app(app)
-    for blueprint in (main.bp, auth.bp, tasks.bp, requests.bp, registry.bp):
+    for blueprint in (main.bp, auth.bp, tasks.bp, requests.bp, registry.bp, imports.bp):
         app.register_blueprint(blueprint)
     return app
 

@@ -46,6 +46,13 @@ def action_label(value: str) -> str:
         "authorization.registered": _("Registered in Suomi.fi"),
         "authorization.registration_failed": _("Registration in Suomi.fi failed"),
         "authorization.cancelled": _("Removed from the request"),
+        "authorization.imported": _("Brought in from a list"),
+        "authorization.import_updated": _("Updated from a list"),
+        "authorization.added_from_suomifi": _("Added after comparing with Suomi.fi"),
+        "authorization.closed_not_in_suomifi": _("Ended: not found in Suomi.fi"),
+        "authorization.end_date_aligned": _("End date aligned with Suomi.fi"),
+        "person.imported": _("Person added from a list"),
+        "import.completed": _("List imported"),
         "timer.fired": _("Timer fired"),
     }.get(value, value)
 
@@ -98,10 +105,13 @@ def init_app(app: Flask) -> None:
         decision_label=decision_label,
         schema_text=schema_text,
         step_name=step_name,
+        issue_text=issue_text,
     )
+    app.extensions["valtuus_messages"] = _issue_in_language
     app.jinja_env.filters["date"] = lambda d: format_date(d, "d.M.yyyy") if d else "–"
     app.jinja_env.filters["datetime"] = lambda d: format_datetime(d, "d.M.yyyy HH:mm") if d else "–"
     app.jinja_env.filters["fidate"] = _iso_to_date
+    app.jinja_env.filters["month"] = lambda d: format_date(d, "LLLL yyyy")
 
 
 def _iso_to_date(value) -> str:
@@ -111,3 +121,83 @@ def _iso_to_date(value) -> str:
         return format_date(date.fromisoformat(str(value)), "d.M.yyyy")
     except ValueError:
         return str(value)
+
+
+def _import_templates() -> dict[str, str]:
+    return {
+        # reading the file
+        "unknown_file_type": _("%(filename)s: only .xlsx and .csv files can be read."),
+        "xls_not_supported": _("%(filename)s is an old Excel .xls file. Save it as .xlsx or .csv and try again."),
+        "not_xlsx": _("%(filename)s is not a valid .xlsx file."),
+        "not_text": _("%(filename)s is not a text (.csv) file."),
+        "unreadable_file": _("%(filename)s could not be read: %(reason)s"),
+        "file_too_large": _("%(filename)s is too large."),
+        "sheet_not_found": _("%(filename)s has no sheet called %(sheet)s (sheets: %(sheets)s)."),
+        "no_header_row": _("%(filename)s: no header row was found."),
+        "too_many_rows": _("%(filename)s has more than %(limit)s rows."),
+        "missing_column": _("The file has no column for %(field)s (expected one of: %(column)s)."),
+        # the whole import
+        "import_refused": _("Nothing was imported because some rows were rejected. Fix them or choose to skip them."),
+        "stale_plan": _("The registry changed after the preview. Check the new preview and confirm again."),
+        # people
+        "missing_person": _("The row names no person (no name and no e-mail)."),
+        "unknown_person": _("No person %(name)s %(email)s in the organisation."),
+        "ambiguous_person": _("Several people are called %(name)s: give the e-mail address."),
+        "person_without_email": _("%(name)s is not in the organisation and cannot be added without an e-mail address."),
+        "bad_email": _("%(email)s is not an e-mail address."),
+        "person_created": _("%(name)s <%(email)s> will be added to the organisation."),
+        "email_differs": _("No one has the e-mail %(email)s; %(name)s was matched by name (their e-mail is "
+                           "%(person_email)s)."),
+        "name_differs": _("The e-mail %(email)s belongs to %(person_name)s, not %(name)s."),
+        "unit_differs": _("%(name)s was found in %(person_unit)s, not in %(unit)s."),
+        "unknown_unit": _("Unit %(unit)s was not found."),
+        "person_inactive": _("%(name)s is marked as no longer working in the organisation."),
+        # codes
+        "missing_code": _("The row names no authorization."),
+        "unknown_code": _("Unknown authorization %(code)s. Closest in the catalog: %(suggestions)s"),
+        "ambiguous_code": _("%(code)s matches several authorizations (%(matches)s): use the code's identifier."),
+        "code_withdrawn": _("Authorization %(code)s has been withdrawn from the catalog."),
+        # values
+        "bad_date": _("%(column)s: %(value)s is not a date (write it as d.m.yyyy)."),
+        "end_before_start": _("The end date is before the start date."),
+        "open_ended": _("No end date: Suomi.fi requires one."),
+        "too_long": _("Valid for more than 25 years: Suomi.fi allows at most 25."),
+        "expired_by_date": _("The end date %(valid_until)s has passed: brought in as expired."),
+        "bad_mandate_type": _("Unknown mandate type %(value)s."),
+        "bad_status": _("Unknown status %(value)s."),
+        "status_not_importable": _("Status %(value)s cannot be imported: only active, expired and revoked "
+                                   "authorizations can be brought in."),
+        "duplicate_row": _("Same person and authorization as row %(row)s."),
+        "request_in_progress": _("A request for this authorization is in progress (%(status)s): finish it there."),
+        "was_closed": _("The registry has this authorization as %(status)s with the same dates; it will be added "
+                        "as active."),
+        "bad_mapping": _("The column mapping could not be used."),
+    }
+
+
+def issue_text(issue) -> str:
+    """An import problem (engine Issue, TableError or ImportRefused) in the reader's language."""
+    code = getattr(issue, "code", "")
+    params = {k: v for k, v in (getattr(issue, "params", None) or {}).items()}
+    for key in ("status",):
+        if key in params:
+            params[key] = status_label(str(params[key]))
+    for key in ("valid_until",):
+        if key in params:
+            params[key] = _iso_to_date(params[key])
+    params = {k: ("" if v is None else v) for k, v in params.items()}
+    template = _import_templates().get(code)
+    if template is None:
+        return issue.text() if hasattr(issue, "text") else str(issue)
+    try:
+        return " ".join((template % params).split())
+    except (KeyError, TypeError, ValueError):
+        return issue.text() if hasattr(issue, "text") else str(issue)
+
+
+def _issue_in_language(issue, language: str) -> str:
+    """For the command line: an import problem in the operator's chosen language."""
+    from flask_babel import force_locale
+
+    with force_locale(language):
+        return issue_text(issue)

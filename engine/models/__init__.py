@@ -7,7 +7,9 @@ from .registry import (
     Authorization,
     AuthorizationCategory,
     AuthorizationCode,
+    AuthorizationSource,
     AuthorizationStatus,
+    ImportUpload,
     MandateType,
 )
 from .workflow import (
@@ -24,10 +26,12 @@ __all__ = [
     "Authorization",
     "AuthorizationCategory",
     "AuthorizationCode",
+    "AuthorizationSource",
     "AuthorizationStatus",
     "Base",
     "HumanTask",
     "HumanTaskOwner",
+    "ImportUpload",
     "InstanceStatus",
     "MandateType",
     "Organisation",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, JsonType, UtcDateTime, utcnow
@@ -56,8 +56,18 @@ class AuthorizationCode(Base):
     category: Mapped[AuthorizationCategory | None] = relationship()
 
 
+class AuthorizationSource(StrEnum):
+    REQUEST = "request"  # came through the request process
+    IMPORT = "import"  # brought in from an existing list
+    RECONCILIATION = "reconciliation"  # found in Suomi.fi but missing here, added by the pääkäyttäjä
+
+
 class Authorization(Base):
     __tablename__ = "authorizations"
+    __table_args__ = (
+        Index("ix_authorizations_org_status_until", "organisation_id", "status", "valid_until"),
+        Index("ix_authorizations_org_status_review", "organisation_id", "status", "next_review_on"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
@@ -71,7 +81,27 @@ class Authorization(Base):
     registered_on: Mapped[date | None] = mapped_column(Date)
     closing_reason: Mapped[str] = mapped_column(Text, default="")
     request_instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instances.id"), index=True)
+    notes: Mapped[str] = mapped_column(Text, default="")  # the pääkäyttäjä's remarks (Huomautukset)
+    source: Mapped[str] = mapped_column(String(16), default=AuthorizationSource.REQUEST.value)
+    last_reviewed_on: Mapped[date | None] = mapped_column(Date)
+    next_review_on: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 
     code: Mapped[AuthorizationCode] = relationship()  # lists load it with joinedload
+
+
+class ImportUpload(Base):
+    """An uploaded spreadsheet kept between preview and confirmation (deleted once used)."""
+
+    __tablename__ = "import_uploads"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # "authorizations" | "suomifi"
+    filename: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    options: Mapped[dict] = mapped_column(JsonType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
