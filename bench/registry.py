@@ -63,7 +63,9 @@ def build(db: Database, settings: Settings, authorizations: int, people: int, un
                 "language": "fi", "title": {}, "demo_note": {}, "active": True,
             })
         s.execute(insert(Person), batch)
-        person_ids = list(s.scalars(select(Person.id).where(Person.email.like("%@bench.example"))))
+        holders = s.execute(
+            select(Person.id, Person.name, Person.unit_id).where(Person.email.like("%@bench.example"))
+        ).all()
         code_ids = list(s.scalars(select(AuthorizationCode.id).where(AuthorizationCode.organisation_id == org_id)))
     today = date.today()
     now = datetime.now(UTC)
@@ -75,8 +77,10 @@ def build(db: Database, settings: Settings, authorizations: int, people: int, un
             valid_until = None if rng.random() < 0.03 else valid_from + timedelta(days=rng.randint(180, 1500))
             row = Authorization(status=status, valid_from=valid_from, valid_until=valid_until,
                                 registered_on=valid_from)
+            holder = rng.choice(holders)
             rows.append({
-                "organisation_id": org_id, "holder_id": rng.choice(person_ids), "code_id": rng.choice(code_ids),
+                "organisation_id": org_id, "holder_id": holder.id, "holder_name": holder.name,
+                "unit_id": holder.unit_id, "code_id": rng.choice(code_ids),
                 "status": status, "mandate_type": "transaction", "valid_from": valid_from,
                 "valid_until": valid_until, "registered_on": valid_from, "justification": "", "closing_reason": "",
                 "notes": "", "source": "import", "next_review_on": next_review_date(row, 12),
@@ -92,11 +96,8 @@ def build(db: Database, settings: Settings, authorizations: int, people: int, un
             .where(Person.unit_id.in_(unit_ids)).group_by(Person.unit_id).order_by(func.count().desc()).limit(1)
         )
         s.execute(Organisation.__table__.update().where(Organisation.id == org_id).values(settings={}))
-    if db.engine.dialect.name == "postgresql":
-        with db.engine.begin() as conn:
-            conn.exec_driver_sql("ANALYZE")
-    return {"org_id": org_id, "admin": admin, "director": director, "unit": busy_unit, "people": person_ids,
-            "codes": code_ids}
+    db.optimize()  # as `valtuus import` and the worker do
+    return {"org_id": org_id, "admin": admin, "director": director, "unit": busy_unit, "codes": code_ids}
 
 
 def timed_get(client, path: str, runs: int) -> list[float]:

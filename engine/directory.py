@@ -68,6 +68,9 @@ def upsert_organisation(session: Session, doc: dict) -> Organisation:
         units[u["key"]].director_id = people[u["director"].lower()].id if u.get("director") else None
         units[u["key"]].deputy_id = people[u["deputy"].lower()].id if u.get("deputy") else None
     session.flush()
+    from .registry import sync_holders  # the registry lists carry the holder's name and unit
+
+    sync_holders(session, org.id)
     return org
 
 

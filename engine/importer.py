@@ -36,7 +36,7 @@ from .models import (
     Person,
     Unit,
 )
-from .registry import add_months, next_review_date, review_interval_months
+from .registry import add_months, next_review_date, review_interval_months, sync_holders
 from .tabular import FORMULA_TRIGGERS, Row, Table, normalise_header, parse_date, read_table
 
 S = AuthorizationStatus
@@ -1114,7 +1114,9 @@ def _insert_authorizations(
         for r in rows
     ]
     result = session.execute(insert(Authorization).returning(Authorization.id, sort_by_parameter_order=True), values)
-    return list(result.scalars())
+    ids = list(result.scalars())
+    sync_holders(session, organisation_id, {v["holder_id"] for v in values})  # name and unit for the lists
+    return ids
 
 
 def _update_authorizations(session: Session, rows: list[RowResult], now: datetime) -> None:
@@ -1300,6 +1302,8 @@ def add_from_suomifi(
     row = Authorization(
         organisation_id=organisation_id,
         holder_id=person.id,
+        holder_name=person.name,
+        unit_id=person.unit_id,
         code_id=code.id,
         status=S.ACTIVE.value,
         mandate_type=code.mandate_type,

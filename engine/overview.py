@@ -56,15 +56,20 @@ class Scope:
     whole_organisation: bool = False
     unit_ids: frozenset[int] = frozenset()
     person_id: int | None = None  # the reader themself (always visible to themself)
+    own_unit_id: int | None = None
 
     def clause(self):
         if self.whole_organisation:
             return Authorization.organisation_id == self.organisation_id
         own = Authorization.holder_id == self.person_id
+        if self.unit_ids and self.own_unit_id in self.unit_ids:  # their own rows are in their units: no OR,
+            return and_(  # so the database can read the unit index instead of walking every row
+                Authorization.organisation_id == self.organisation_id, Authorization.unit_id.in_(self.unit_ids)
+            )
         if self.unit_ids:
             return and_(
                 Authorization.organisation_id == self.organisation_id,
-                or_(Person.unit_id.in_(self.unit_ids), own),
+                or_(Authorization.unit_id.in_(self.unit_ids), own),
             )
         return and_(Authorization.organisation_id == self.organisation_id, own)
 
@@ -86,7 +91,9 @@ def scope_for(session: Session, actor: User, *, personal: bool = False) -> Scope
         return Scope(actor.organisation_id, whole_organisation=True, person_id=actor.id)
     if actor.has("director"):
         units = directory.directed_unit_ids(session, session.get(Person, actor.id))
-        return Scope(actor.organisation_id, unit_ids=frozenset(units), person_id=actor.id)
+        return Scope(
+            actor.organisation_id, unit_ids=frozenset(units), person_id=actor.id, own_unit_id=actor.unit_id
+        )
     return Scope(actor.organisation_id, person_id=actor.id)
 
 
@@ -281,17 +288,22 @@ _COLUMNS = (
     Authorization.source,
     Authorization.notes,
     Authorization.holder_id,
-    Person.name,
+    Authorization.holder_name,
     Person.email,
-    Person.unit_id,
+    Authorization.unit_id,
     Authorization.code_id,
 )
 
 
-def _conditions(scope: Scope, flt: RegistryFilter, catalog: Catalog, today: date) -> list:
+PEOPLE_IN_LIST = 5000
+
+
+def _conditions(
+    scope: Scope, flt: RegistryFilter, catalog: Catalog, today: date, session: Session | None = None
+) -> list:
     conditions = [scope.clause(), Authorization.status != S.CANCELLED.value]
     if flt.unit is not None:
-        conditions.append(Person.unit_id.in_(catalog.unit_with_descendants(flt.unit)))
+        conditions.append(Authorization.unit_id.in_(catalog.unit_with_descendants(flt.unit)))
     if flt.person is not None:
         conditions.append(Authorization.holder_id == flt.person)
     if flt.code is not None:
@@ -314,17 +326,21 @@ def _conditions(scope: Scope, flt: RegistryFilter, catalog: Catalog, today: date
     if flt.no_end:
         conditions.append(Authorization.valid_until.is_(None))
     if flt.q:
-        needle = f"%{_escape_like(flt.q)}%"
-        alternatives = [
-            func.lower(Person.name).like(needle.lower(), escape="\\"),
-            func.lower(Person.email).like(needle.lower(), escape="\\"),
-        ]
+        needle = f"%{_escape_like(flt.q)}%".lower()
+        people = select(Person.id).where(
+            Person.organisation_id == scope.organisation_id,
+            or_(func.lower(Person.name).like(needle, escape="\\"), func.lower(Person.email).like(needle, escape="\\")),
+        )
+        if session is not None:  # a short list of ids lets the database use the holder index
+            found = list(session.scalars(people.limit(PEOPLE_IN_LIST + 1)))
+            people = found if len(found) <= PEOPLE_IN_LIST else people
+        alternatives = [Authorization.holder_id.in_(people)]
         code_ids = catalog.code_ids_matching(flt.q)
         if code_ids:
             alternatives.append(Authorization.code_id.in_(code_ids))
         unit_ids = catalog.unit_ids_matching(flt.q)
         if unit_ids:
-            alternatives.append(Person.unit_id.in_(unit_ids))
+            alternatives.append(Authorization.unit_id.in_(unit_ids))
         conditions.append(or_(*alternatives))
     return conditions
 
@@ -339,18 +355,24 @@ def _rank(names: dict[int, str]):
     return {item: position for position, item in enumerate(ordered)}
 
 
-def _order(flt: RegistryFilter, catalog: Catalog, language: str) -> list:
+def _group_ranks(flt: RegistryFilter, catalog: Catalog, language: str):
+    """For the unit and code sorts: the grouping column and each group's place in the localized order."""
     if flt.sort == "unit":
-        ranks = _rank({u.id: _local(u.name, language) for u in catalog.units.values()})
-        key = case(ranks, value=Person.unit_id, else_=len(ranks)) if ranks else Person.unit_id
-    elif flt.sort == "code":
-        ranks = _rank({c.id: _local(c.name, language) for c in catalog.codes.values()})
-        key = case(ranks, value=Authorization.code_id, else_=len(ranks)) if ranks else Authorization.code_id
+        return Authorization.unit_id, _rank({u.id: _local(u.name, language) for u in catalog.units.values()})
+    if flt.sort == "code":
+        return Authorization.code_id, _rank({c.id: _local(c.name, language) for c in catalog.codes.values()})
+    return None, {}
+
+
+def _order(flt: RegistryFilter, catalog: Catalog, language: str) -> list:
+    column, ranks = _group_ranks(flt, catalog, language)
+    if column is not None:
+        key = case(ranks, value=column, else_=len(ranks)) if ranks else column
     elif flt.sort == "status":
         key = case({s: i for i, s in enumerate(LISTED_STATUSES)}, value=Authorization.status, else_=99)
     else:
         key = {
-            "holder": Person.name,
+            "holder": Authorization.holder_name,
             "valid_from": Authorization.valid_from,
             "valid_until": Authorization.valid_until,
             "next_review": Authorization.next_review_on,
@@ -358,7 +380,9 @@ def _order(flt: RegistryFilter, catalog: Catalog, language: str) -> list:
     primary = key.desc() if flt.desc else key.asc()
     if flt.sort in ("valid_from", "valid_until", "next_review"):
         primary = primary.nulls_last()  # "no date" sorts after every date, in both databases
-    secondary = [Person.name.asc(), Authorization.id.asc()] if flt.sort != "holder" else [Authorization.id.asc()]
+    secondary = [Authorization.holder_name.asc(), Authorization.id.asc()] if flt.sort != "holder" else [
+        Authorization.id.asc()
+    ]
     return [primary, *secondary]
 
 
@@ -366,20 +390,39 @@ def registry_page(
     session: Session, scope: Scope, flt: RegistryFilter, *, today: date, language: str = "fi"
 ) -> RegistryPage:
     catalog = Catalog.load(session, scope.organisation_id)
-    conditions = _conditions(scope, flt, catalog, today)
-    total = session.scalar(
-        select(func.count(Authorization.id)).join(Person, Person.id == Authorization.holder_id).where(*conditions)
-    )
+    conditions = _conditions(scope, flt, catalog, today, session)
+    column, ranks = _group_ranks(flt, catalog, language)
+    if column is None:
+        total = session.scalar(select(func.count(Authorization.id)).where(*conditions))
+    else:  # count per unit (or code) from the index, then read only the groups that reach this page
+        groups = dict(session.execute(select(column, func.count()).where(*conditions).group_by(column)).all())
+        total = sum(groups.values())
     pages = max(1, -(-total // flt.per_page))
     if flt.page > pages:
         flt = replace(flt, page=pages)
+    offset = (flt.page - 1) * flt.per_page
+    window = []
+    if column is not None:
+        ordered = sorted(groups, key=lambda k: ranks.get(k, len(ranks)), reverse=flt.desc)
+        before = 0
+        for key in ordered:
+            if before + groups[key] <= offset and not window:
+                before += groups[key]
+                continue
+            if before + sum(groups[k] for k in window) >= offset + flt.per_page:
+                break
+            window.append(key)
+        offset -= before
+        present = [k for k in window if k is not None]
+        in_window = column.in_(present)
+        conditions = [*conditions, or_(in_window, column.is_(None)) if None in window else in_window]
     query = (
         select(*_COLUMNS)
         .join(Person, Person.id == Authorization.holder_id)
         .where(*conditions)
         .order_by(*_order(flt, catalog, language))
         .limit(flt.per_page)
-        .offset((flt.page - 1) * flt.per_page)
+        .offset(offset)
     )
     rows = [_row(r, catalog) for r in session.execute(query)]
     return RegistryPage(flt, rows, total, catalog)
@@ -393,7 +436,7 @@ def registry_rows(
     query = (
         select(*_COLUMNS)
         .join(Person, Person.id == Authorization.holder_id)
-        .where(*_conditions(scope, flt, catalog, today))
+        .where(*_conditions(scope, flt, catalog, today, session))
         .order_by(*_order(flt, catalog, language))
     )
     return [_row(r, catalog) for r in session.execute(query)], catalog
@@ -412,7 +455,7 @@ def _row(r, catalog: Catalog) -> RegistryRow:
         r.source,
         r.notes,
         r.holder_id,
-        r.name,
+        r.holder_name,
         r.email,
         catalog.units.get(r.unit_id),
         code,
@@ -456,54 +499,41 @@ def _month_start(day: date, offset: int) -> date:
 
 def summary(session: Session, scope: Scope, *, today: date, now: datetime) -> Summary:
     catalog = Catalog.load(session, scope.organisation_id)
-    base = select().select_from(Authorization).join(Person, Person.id == Authorization.holder_id)
     visible = [scope.clause(), Authorization.status != S.CANCELLED.value]
     active = Authorization.status == S.ACTIVE.value
 
-    by_status = dict(session.execute(base.add_columns(Authorization.status, func.count()).where(*visible).group_by(
-        Authorization.status)).all())
-
-    months = [_month_start(today, i) for i in range(13)]
-    month_counts = [
-        func.sum(case((and_(active, Authorization.valid_until >= lo, Authorization.valid_until < hi), 1), else_=0))
-        for lo, hi in zip(months, months[1:], strict=False)
-    ]
-    is_active = case((active, 1), else_=0)
-    totals = session.execute(
-        base.add_columns(
-            func.sum(is_active),
-            func.sum(case((and_(active, Authorization.valid_until.is_(None)), 1), else_=0)),
-            func.sum(case((and_(active, Authorization.next_review_on < today), 1), else_=0)),
-            func.sum(
-                case(
-                    (
-                        and_(
-                            active,
-                            Authorization.valid_until >= today,
-                            Authorization.valid_until <= today + timedelta(days=90),
-                        ),
-                        1,
-                    ),
-                    else_=0,
-                )
-            ),
-            *month_counts,
-        ).where(*visible)
-    ).one()
-    totals = [int(v or 0) for v in totals]
-
-    unit_rows = session.execute(
-        base.add_columns(
-            Person.unit_id,
-            func.sum(is_active),
-            func.sum(case((Authorization.status.in_(OPEN_STATUSES), 1), else_=0)),
-        )
+    # One pass over the visible rows, grouped small: status × code × unit (a few thousand groups at most).
+    by_status: dict[str, int] = {}
+    by_unit: dict[int | None, list[int]] = {}
+    by_code: dict[int, int] = {}
+    grouped = session.execute(
+        select(Authorization.status, Authorization.code_id, Authorization.unit_id, func.count())
         .where(*visible)
-        .group_by(Person.unit_id)
+        .group_by(Authorization.status, Authorization.code_id, Authorization.unit_id)
+    )
+    for status, code_id, unit_id, n in grouped:
+        by_status[status] = by_status.get(status, 0) + n
+        unit = by_unit.setdefault(unit_id, [0, 0])
+        if status == S.ACTIVE.value:
+            unit[0] += n
+            by_code[code_id] = by_code.get(code_id, 0) + n
+        elif status in OPEN_STATUSES:
+            unit[1] += n
+
+    # End dates of the next twelve months: a range of the (organisation, status, valid_until) index.
+    months = [_month_start(today, i) for i in range(13)]
+    first = min(months[0], today)
+    ending = session.execute(
+        select(Authorization.valid_until, func.count())
+        .where(*visible, active, Authorization.valid_until >= first, Authorization.valid_until < months[-1])
+        .group_by(Authorization.valid_until)
     ).all()
-    code_rows = session.execute(
-        base.add_columns(Authorization.code_id, func.count()).where(*visible, active).group_by(Authorization.code_id)
-    ).all()
+    per_month = [
+        sum(n for day, n in ending if lo <= day < hi) for lo, hi in zip(months, months[1:], strict=False)
+    ]
+    expiring_90 = sum(n for day, n in ending if today <= day <= today + timedelta(days=90))
+    without_end = session.scalar(select(func.count()).where(*visible, active, Authorization.valid_until.is_(None)))
+    overdue = session.scalar(select(func.count()).where(*visible, active, Authorization.next_review_on < today))
 
     # open requests: instances of the request process whose subject is visible, by age
     subject = aliased(Person)
@@ -530,25 +560,25 @@ def summary(session: Session, scope: Scope, *, today: date, now: datetime) -> Su
         ages.append(Count((low, high), "", count))
 
     return Summary(
-        by_status=[Count(s, s, int(by_status.get(s, 0))) for s in LISTED_STATUSES],
+        by_status=[Count(s, s, by_status.get(s, 0)) for s in LISTED_STATUSES],
         by_unit=sorted(
             (
-                Count(uid, catalog.units[uid].name if uid in catalog.units else "", int(n or 0), {"open": int(o or 0)})
-                for uid, n, o in unit_rows
+                Count(uid, catalog.units[uid].name if uid in catalog.units else "", n, {"open": o})
+                for uid, (n, o) in by_unit.items()
             ),
             key=lambda c: (-c.value, fold(_local(c.label, "fi") if isinstance(c.label, dict) else "")),
         ),
         by_code=sorted(
-            (Count(cid, catalog.codes[cid].name, int(n)) for cid, n in code_rows),
+            (Count(cid, catalog.codes[cid].name, n) for cid, n in by_code.items()),
             key=lambda c: (-c.value, fold(_local(c.label, "fi"))),
         ),
-        expiries_by_month=[Count(months[i], "", totals[4 + i]) for i in range(12)],
+        expiries_by_month=[Count(months[i], "", per_month[i]) for i in range(12)],
         open_requests_by_age=ages,
         oldest_open_requests=[(inst, p) for inst, p in open_instances[:10]],
-        active=totals[0],
-        without_end_date=totals[1],
-        review_overdue=totals[2],
-        expiring_90=totals[3],
+        active=by_status.get(S.ACTIVE.value, 0),
+        without_end_date=without_end or 0,
+        review_overdue=overdue or 0,
+        expiring_90=expiring_90,
         catalog=catalog,
     )
 

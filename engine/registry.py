@@ -5,12 +5,12 @@ from __future__ import annotations
 import calendar
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from . import audit
 from .clock import local_date
 from .errors import EngineError
-from .models import Authorization, AuthorizationCode, AuthorizationStatus, MandateType, Organisation
+from .models import Authorization, AuthorizationCode, AuthorizationStatus, MandateType, Organisation, Person
 from .operations import OperationContext, operation
 
 S = AuthorizationStatus
@@ -30,6 +30,31 @@ def _rows(ctx: OperationContext, *statuses: S) -> list[Authorization]:
 
 
 DEFAULT_REVIEW_INTERVAL_MONTHS = 12
+
+
+def sync_holders(session, organisation_id: int, person_ids=None) -> int:
+    """Copy the holders' current name and unit onto their authorizations (the registry lists read them there).
+
+    Call after people are renamed or move between units; rows already in step are not touched.
+    """
+    name = select(Person.name).where(Person.id == Authorization.holder_id).scalar_subquery()
+    unit = select(Person.unit_id).where(Person.id == Authorization.holder_id).scalar_subquery()
+    query = update(Authorization).where(Authorization.organisation_id == organisation_id)
+    if person_ids is not None:
+        query = query.where(Authorization.holder_id.in_(list(person_ids)))
+    mismatch = (
+        select(Person.id)
+        .where(
+            Person.id == Authorization.holder_id,
+            (Person.name != Authorization.holder_name)
+            | (Person.unit_id.is_distinct_from(Authorization.unit_id)),
+        )
+        .exists()
+    )
+    result = session.execute(
+        query.where(mismatch).values(holder_name=name, unit_id=unit).execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
 
 
 def add_months(day: date, months: int) -> date:
@@ -92,6 +117,7 @@ def record_request(ctx: OperationContext):
     if set(wanted) - set(codes):
         raise EngineError("request names codes that do not exist in this organisation")
     existing = {row.code_id: row for row in _rows(ctx, S.REQUESTED)}
+    holder = ctx.session.get(Person, ctx.subject_person_id)
     for code_id, row in existing.items():
         if code_id not in codes:
             _change(ctx, row, S.CANCELLED, "authorization.cancelled", reason="removed from the request")
@@ -102,6 +128,8 @@ def record_request(ctx: OperationContext):
             row = Authorization(
                 organisation_id=ctx.organisation_id,
                 holder_id=ctx.subject_person_id,
+                holder_name=holder.name,
+                unit_id=holder.unit_id,
                 code_id=code_id,
                 status=S.REQUESTED.value,
                 request_instance_id=ctx.instance_id,

@@ -84,9 +84,13 @@ def _is_loopback(address: str) -> bool:
 
 
 def _timer_loop(host) -> None:
+    optimized = time.monotonic()
     while True:
         try:
             host.fire_due_timers()
+            if time.monotonic() - optimized > 3600:  # keep the planner's statistics fresh
+                host.db.optimize()
+                optimized = time.monotonic()
         except Exception:  # keep the worker alive; the error is logged and retried next round
             logging.getLogger("valtuus.timers").exception("timer sweep failed")
         time.sleep(host.settings.timer_interval_seconds)
@@ -103,6 +107,7 @@ def db_upgrade():
     """Apply all migrations (creates the database when it does not exist)."""
     engine = _host().db.engine
     migrate.upgrade(engine)
+    _host().db.optimize()
     click.echo(f"database at revision {migrate.current(engine)}")
 
 
@@ -118,6 +123,7 @@ def demo():
         org = load_demo(session, host.settings.demo_file, host.settings.codes_file)
         added = load_demo_authorizations(session, org, utcnow())
         click.echo(f"demo organisation {org.key} loaded" + (f" with {added} existing authorizations" if added else ""))
+    host.db.optimize()
 
 
 @main.group()
@@ -256,6 +262,7 @@ def import_authorizations(file, dry_run, mapping_file, organisation_key, create_
         except ImportRefused as err:
             click.echo(f"refused: {err}", err=True)
             sys.exit(1)
+    host.db.optimize()
     click.echo(
         f"imported: created {summary.created}, updated {summary.updated}, "
         f"people added {summary.people_created}, rows skipped {summary.skipped}"

@@ -10,6 +10,16 @@ LANGUAGE_NAMES = {"fi": "Suomeksi", "sv": "På svenska", "en": "In English"}
 
 
 def current_language() -> str:
+    cached = g.get("_language")
+    if cached is not None:
+        return cached
+    lang = _choose_language()
+    if "user" in g:  # known once the signed-in person is loaded; the same for the rest of the request
+        g._language = lang
+    return lang
+
+
+def _choose_language() -> str:
     lang = session.get("lang")
     if lang in LANGUAGES:
         return lang

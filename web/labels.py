@@ -10,7 +10,28 @@ from .formrender import schema_text
 from .i18n import localized
 
 
+def _per_language(build):
+    """A label table built once per language (the tables are asked for on every row of a list)."""
+    tables: dict[str, dict] = {}
+
+    def lookup(value):
+        from flask_babel import get_locale
+
+        key = str(get_locale())
+        table = tables.get(key)
+        if table is None:
+            table = tables[key] = build()
+        return table
+
+    return lookup
+
+
 def status_label(value: str) -> str:
+    return _status_labels(None).get(value, value)
+
+
+@_per_language
+def _status_labels() -> dict:
     return {
         "requested": _("Requested"),
         "approved": _("Approved, awaiting registration"),
@@ -23,16 +44,21 @@ def status_label(value: str) -> str:
         "waiting": _("Waiting"),
         "complete": _("Finished"),
         "error": _("Error"),
-    }.get(value, value)
+    }
 
 
 def mandate_type_label(value: str | None) -> str:
+    return _mandate_labels(None).get(value or "", value or "–")
+
+
+@_per_language
+def _mandate_labels() -> dict:
     return {
         "transaction": _("Transaction mandate (asiointivaltuus)"),
         "granting_right": _("Right to grant mandates (valtuutusoikeus)"),
         "representation": _("Mandate to represent (edustamisvaltuus)"),
         "representative_granting_right": _("Representative's right to grant (edustajan valtuutusoikeus)"),
-    }.get(value or "", value or "–")
+    }
 
 
 def action_label(value: str) -> str:

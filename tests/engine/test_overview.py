@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -10,6 +11,7 @@ from sqlalchemy import select
 from engine import overview, queries
 from engine.errors import NotFoundError
 from engine.models import Authorization, AuthorizationCode, Person, Unit
+from engine.registry import sync_holders
 
 TODAY = date(2026, 11, 22)
 NOW = datetime(2026, 11, 22, 10, tzinfo=UTC)
@@ -32,6 +34,7 @@ def grant(session, person_id, code_key, *, status="active", start=None, end=None
     )
     session.add(row)
     session.flush()
+    sync_holders(session, person.organisation_id, [person_id])  # as every path that creates one does
     return row.id
 
 
@@ -225,3 +228,44 @@ def test_code_page_groups_holders_by_unit_and_hides_them_from_employees(host, pe
         employee = queries.user(s, people["employee"])
         hidden = overview.code_view(s, overview.scope_for(s, employee), code_id, today=TODAY)
         assert hidden.holders_visible is False and hidden.holders_by_unit == []
+
+
+def test_a_person_who_moves_takes_their_authorizations_to_the_new_units_view(host, people, registry, settings):
+    from engine.directory import load_yaml, upsert_organisation
+
+    doc = load_yaml(settings.demo_file)
+    for person in doc["people"]:
+        if person["email"].startswith("employee@"):
+            person["unit"] = "varhaiskasvatus"
+            person["name"] = "Emilia Muuttanut"
+    with host.db.unit_of_work() as s:
+        upsert_organisation(s, doc)
+    moved = {registry["employee_a"], registry["employee_b"]}
+    assert ids(page(host, "director", people)) & moved == set()
+    with host.db.reader() as s:
+        unit = s.scalar(select(Unit.id).where(Unit.key == "varhaiskasvatus"))
+    assert moved <= ids(page(host, "admin", people, unit=unit))
+    assert ids(page(host, "admin", people, q="muuttanut")) == moved
+    assert {r.holder_name for r in page(host, "admin", people, unit=unit).rows if r.id in moved} == {"Emilia Muuttanut"}
+
+
+@pytest.mark.parametrize("sort", ["unit", "code"])
+@pytest.mark.parametrize("desc", [False, True])
+def test_pages_sorted_by_unit_or_code_are_the_full_ordering_cut_into_pieces(host, people, code_keys, sort, desc):
+    holders = [pid for name, pid in sorted(people.items())][:20]
+    with host.db.unit_of_work() as s:
+        for i, pid in enumerate(holders):
+            for key in code_keys[i % 5 : i % 5 + 3]:
+                grant(s, pid, key, end=TODAY + timedelta(days=30 + i))
+    args = {"sort": sort, "per_page": 25, **({"desc": 1} if desc else {})}
+    with host.db.reader() as s:
+        admin = queries.user(s, people["admin"])
+        scope = overview.scope_for(s, admin)
+        flt, _ = overview.RegistryFilter.from_args({k: str(v) for k, v in args.items()})
+        everything, _catalog = overview.registry_rows(s, scope, flt, today=TODAY)
+        pieces = []
+        for number in (1, 2, 3):
+            result = overview.registry_page(s, scope, replace(flt, page=number), today=TODAY)
+            pieces += [r.id for r in result.rows]
+    assert len(everything) == 60
+    assert pieces == [r.id for r in everything]

@@ -54,7 +54,9 @@ def test_a_refused_import_names_the_row_and_exits_1(runner, host, tmp_path):
     before = written(host)
     result = runner.invoke(main, args=["import", path])
     assert result.exit_code == 1
-    assert "row 4: rejected: Unknown authorization Palkkatietojen ilmoitus" in result.output
+    assert "row 4: rejected: Tuntematon valtuusasia Palkkatietojen ilmoitus" in result.output  # Finnish by default
+    english = runner.invoke(main, args=["import", path, "--language", "en"])
+    assert "row 4: rejected: Unknown authorization Palkkatietojen ilmoitus" in english.output
     assert "row 3: warning:" not in result.output
     assert written(host) == before
     skipped = runner.invoke(main, args=["import", path, "--skip-invalid"])

@@ -58,7 +58,7 @@ def test_nonsense_in_the_address_is_reported_and_ignored(web, people, seeded):
     response = web.client.get("/authorizations?sort=password&unit=abc")
     assert response.status_code == 200
     page = response.get_data(as_text=True)
-    assert "Osoitteen suodattimia ei ymmärretty, eikä niitä käytetty: sort, unit" in page
+    assert "Osoitteen suodattimia ei ymmärretty, eikä niitä käytetty: unit, sort" in page
     assert f'href="/people/{people["employee"]}"' in page
 
 

@@ -162,6 +162,7 @@ def confirm(upload_id: int):
     except importer.ImportRefused as err:
         flash(issue_text(err), "error")
         return redirect(url_for("imports.preview", upload_id=upload_id), 303)
+    host().db.optimize()  # many rows may have arrived at once
     flash(
         _(
             "Imported: %(created)s new, %(updated)s updated, %(unchanged)s unchanged, %(skipped)s rejected rows "

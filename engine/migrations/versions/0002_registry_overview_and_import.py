@@ -44,12 +44,23 @@ def upgrade() -> None:
     with op.batch_alter_table('authorizations', schema=None) as batch_op:
         batch_op.add_column(sa.Column('notes', sa.Text(), nullable=False, server_default=''))
         batch_op.add_column(sa.Column('source', sa.String(length=16), nullable=False, server_default='request'))
+        batch_op.add_column(sa.Column('holder_name', sa.String(length=200), nullable=False, server_default=''))
+        batch_op.add_column(sa.Column('unit_id', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('last_reviewed_on', sa.Date(), nullable=True))
         batch_op.add_column(sa.Column('next_review_on', sa.Date(), nullable=True))
         batch_op.create_index('ix_authorizations_org_status_review', ['organisation_id', 'status', 'next_review_on'], unique=False)
         batch_op.create_index('ix_authorizations_org_status_until', ['organisation_id', 'status', 'valid_until'], unique=False)
+        batch_op.create_index('ix_authorizations_org_holder_name', ['organisation_id', 'holder_name', 'id'], unique=False)
+        batch_op.create_index('ix_authorizations_org_unit_status', ['organisation_id', 'unit_id', 'status', 'code_id'], unique=False)
+        batch_op.create_foreign_key(batch_op.f('fk_authorizations_unit_id_units'), 'units', ['unit_id'], ['id'])
 
     _backfill_next_review()
+    # the holder's name and unit, copied for the lists
+    op.execute(
+        "UPDATE authorizations SET "
+        "holder_name = (SELECT people.name FROM people WHERE people.id = authorizations.holder_id), "
+        "unit_id = (SELECT people.unit_id FROM people WHERE people.id = authorizations.holder_id)"
+    )
 
 
 def _backfill_next_review() -> None:
@@ -85,10 +96,15 @@ def _backfill_next_review() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table('authorizations', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('fk_authorizations_unit_id_units'), type_='foreignkey')
+        batch_op.drop_index('ix_authorizations_org_unit_status')
+        batch_op.drop_index('ix_authorizations_org_holder_name')
         batch_op.drop_index('ix_authorizations_org_status_until')
         batch_op.drop_index('ix_authorizations_org_status_review')
         batch_op.drop_column('next_review_on')
         batch_op.drop_column('last_reviewed_on')
+        batch_op.drop_column('unit_id')
+        batch_op.drop_column('holder_name')
         batch_op.drop_column('source')
         batch_op.drop_column('notes')
 
