@@ -331,7 +331,8 @@ def _conditions(
             Person.organisation_id == scope.organisation_id,
             or_(func.lower(Person.name).like(needle, escape="\\"), func.lower(Person.email).like(needle, escape="\\")),
         )
-        if session is not None:  # a short list of ids lets the database use the holder index
+        if session is not None and session.get_bind().dialect.name == "sqlite":
+            # SQLite plans a short list of ids better than the subquery (PostgreSQL the other way round)
             found = list(session.scalars(people.limit(PEOPLE_IN_LIST + 1)))
             people = found if len(found) <= PEOPLE_IN_LIST else people
         alternatives = [Authorization.holder_id.in_(people)]
@@ -392,6 +393,23 @@ def registry_page(
     catalog = Catalog.load(session, scope.organisation_id)
     conditions = _conditions(scope, flt, catalog, today, session)
     column, ranks = _group_ranks(flt, catalog, language)
+    order = _order(flt, catalog, language)
+
+    def page_query(conditions: list, offset: int, *extra):
+        return (
+            select(*_COLUMNS, *extra)
+            .join(Person, Person.id == Authorization.holder_id)
+            .where(*conditions)
+            .order_by(*order)
+            .limit(flt.per_page)
+            .offset(offset)
+        )
+
+    if column is None and flt.q:
+        # A search reads every match anyway: count them in the same pass (a window count), not in a second one.
+        found = session.execute(page_query(conditions, (flt.page - 1) * flt.per_page, func.count().over())).all()
+        if found:
+            return RegistryPage(flt, [_row(r, catalog) for r in found], found[0][-1], catalog)
     if column is None:
         total = session.scalar(select(func.count(Authorization.id)).where(*conditions))
     else:  # count per unit (or code) from the index, then read only the groups that reach this page
@@ -416,15 +434,7 @@ def registry_page(
         present = [k for k in window if k is not None]
         in_window = column.in_(present)
         conditions = [*conditions, or_(in_window, column.is_(None)) if None in window else in_window]
-    query = (
-        select(*_COLUMNS)
-        .join(Person, Person.id == Authorization.holder_id)
-        .where(*conditions)
-        .order_by(*_order(flt, catalog, language))
-        .limit(flt.per_page)
-        .offset(offset)
-    )
-    rows = [_row(r, catalog) for r in session.execute(query)]
+    rows = [_row(r, catalog) for r in session.execute(page_query(conditions, offset))] if total else []
     return RegistryPage(flt, rows, total, catalog)
 
 

@@ -269,3 +269,13 @@ def test_pages_sorted_by_unit_or_code_are_the_full_ordering_cut_into_pieces(host
             pieces += [r.id for r in result.rows]
     assert len(everything) == 60
     assert pieces == [r.id for r in everything]
+
+
+def test_a_search_counts_its_matches_and_a_page_past_them_shows_the_last(host, people, registry):
+    with host.db.reader() as s:
+        name = s.get(Person, people["anstalld"]).name
+    first = page(host, "admin", people, q=name)
+    assert first.total == 2 and len(first.rows) == 2
+    beyond = page(host, "admin", people, q=name, page=5)
+    assert beyond.filter.page == 1 and {r.id for r in beyond.rows} == {registry["anstalld_a"], registry["anstalld_old"]}
+    assert page(host, "admin", people, q="nobody-has-this-name").total == 0
