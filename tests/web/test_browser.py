@@ -46,7 +46,7 @@ def sign_out(page) -> None:
 
 
 def nav(page, link: str) -> None:
-    page.get_by_role("navigation").get_by_role("link", name=link).click()
+    page.get_by_role("navigation").get_by_role("link", name=link, exact=True).click()
 
 
 def open_task(page) -> None:
