@@ -122,3 +122,15 @@ def test_a_directors_export_holds_only_their_units(web, seeded):
     web.login("director")
     body = web.client.get("/authorizations/export.csv").data.decode("utf-8-sig")
     assert seeded["names"]["employee"] in body and seeded["names"]["anstalld"] not in body
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_an_exported_view_imports_back_without_changing_anything(web, seeded, runner, tmp_path, fmt):
+    from web.cli import main
+
+    web.login("admin")
+    path = tmp_path / f"valtuudet.{fmt}"
+    path.write_bytes(web.client.get(f"/authorizations/export.{fmt}").data)
+    result = runner.invoke(main, args=["import", str(path), "--language", "en"])
+    assert result.exit_code == 0, result.output
+    assert "create 0, update 0, unchanged 2, rejected 0" in result.output
