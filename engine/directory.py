@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from .errors import EngineError
 from .models import Organisation, Person, PersonRole, ProcessInstance, Unit
 
-LANE_ROLES = ("employee", "supervisor", "director", "administrator")
+LANE_ROLES = ("employee", "supervisor", "director", "administrator", "reviewer")
 ASSIGNED_ROLES = ("administrator", "process_owner")
 
 
@@ -99,8 +99,24 @@ def directors_for(session: Session, person: Person, excluded: frozenset[int] = f
     return []
 
 
-def potential_owners(session: Session, role: str, instance: ProcessInstance) -> list[int]:
-    """Who may complete a task in a lane of ``role`` for this instance."""
+def potential_owners(session: Session, role: str, instance: ProcessInstance, data: dict | None = None) -> list[int]:
+    """Who may complete a task in a lane of ``role`` for this instance.
+
+    ``reviewer`` lanes belong to the people named in the task's data (``reviewer_ids``), as resolved when the
+    process was started (a review round is opened for one reviewer); they must be active people of the
+    organisation."""
+    if role == "reviewer":
+        wanted = [int(i) for i in (data or {}).get("reviewer_ids", []) if isinstance(i, int | str) and str(i).isdigit()]
+        if not wanted:
+            return []
+        found = set(
+            session.scalars(
+                select(Person.id).where(
+                    Person.id.in_(wanted), Person.organisation_id == instance.organisation_id, Person.active.is_(True)
+                )
+            )
+        )
+        return [i for i in wanted if i in found]
     holder = session.get(Person, instance.subject_person_id) if instance.subject_person_id else None
     if holder is None:
         return administrators(session, instance.organisation_id) if role == "administrator" else []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,6 +38,7 @@ from .models import (
     TaskStatus,
 )
 from .options import invalid_values, option_sources
+from .policy import policy_for
 from .script_engine import SafeScriptEngine
 from .serializer import StateSerializer
 
@@ -141,8 +143,69 @@ class Host:
             wf = self._load(instance, loaded)
             return self._complete(session, instance, wf, loaded, row, owners, actor, data, now)
 
+    def start_system_process(
+        self,
+        process_id: str,
+        organisation_id: int,
+        *,
+        subject_id: int | None = None,
+        data: dict | None = None,
+        started_by: int | None = None,
+        session: Session | None = None,
+    ) -> int:
+        """Start a process the system opens (a review round, a revocation): no first form, the diagram runs
+        until it waits for people or a timer. Runs in ``session`` when given (the caller's transaction)."""
+        if session is None:
+            with self._command() as own:
+                return self.start_system_process(
+                    process_id, organisation_id, subject_id=subject_id, data=data, started_by=started_by, session=own
+                )
+        now = self.clock()
+        org = session.get(Organisation, organisation_id)
+        subject = session.get(Person, subject_id) if subject_id is not None else None
+        if org is None or (subject is not None and subject.organisation_id != organisation_id):
+            raise NotFoundError("organisation or person not found")
+        loaded = self.specs.latest(session, process_id)
+        instance = ProcessInstance(
+            organisation_id=org.id,
+            spec_version_id=loaded.version_id,
+            process_id=process_id,
+            status=InstanceStatus.RUNNING.value,
+            subject_person_id=subject.id if subject else None,
+            started_by_id=started_by,
+            state=b"",
+            serializer_version=self.serializer.version,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(instance)
+        session.flush()
+        wf = BpmnWorkflow(loaded.spec, loaded.subprocess_specs)
+        wf.data.update({"policy": policy_for(org.settings), **(data or {})})
+        if subject is not None:
+            wf.data.setdefault("holder", {"id": subject.id, "name": subject.name, "unit_id": subject.unit_id})
+        wf.task_tree.data.update(wf.data)
+        audit.record(
+            session,
+            org.id,
+            "process.started",
+            actor_id=started_by,
+            instance_id=instance.id,
+            details={"process": process_id, "version": loaded.version, "subject": subject.id if subject else None},
+            at=now,
+        )
+        self._run(session, instance, wf, started_by, now, lambda w: None)
+        tasks.sync(session, instance, wf, loaded, now, new=True)
+        self._save(instance, wf)
+        return instance.id
+
     def fire_due_timers(self, now: datetime | None = None, limit: int = 200) -> int:
-        """Advance every instance whose next timer is due. Costs O(due), not O(waiting)."""
+        """Advance every instance whose next timer is due. Costs O(due), not O(waiting).
+
+        Each instance advances in its own transaction, claimed with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL
+        (several workers never advance the same instance twice; on SQLite writers queue). An instance whose
+        step fails is marked in error with the reason and left for the pääkäyttäjä; the sweep goes on.
+        """
         now = now or self.clock()
         with self.db.reader() as session:
             due = list(
@@ -155,18 +218,72 @@ class Host:
             )
         fired = 0
         for instance_id in due:
-            with self._command() as session:
-                instance = self._lock_instance(session, instance_id)
-                if instance.next_timer_due is None or instance.next_timer_due > now:
-                    continue  # someone else fired it
-                loaded = self.specs.get(session, instance.spec_version_id)
-                wf = self._load(instance, loaded)
-                self._run(session, instance, wf, None, now, lambda w: w.refresh_timers())
-                tasks.sync(session, instance, wf, loaded, now)
-                self._save(instance, wf)
-                audit.record(session, instance.organisation_id, "timer.fired", instance_id=instance.id, at=now)
-                fired += 1
+            try:
+                fired += self._fire(instance_id, now)
+            except TaskConflictError:
+                continue  # another worker or a person advanced it meanwhile
+            except Exception as err:  # noqa: BLE001 – one broken instance must not stop the sweep
+                self._mark_error(instance_id, err, now)
         return fired
+
+    def _fire(self, instance_id: int, now: datetime) -> int:
+        with self._command() as session:
+            query = select(ProcessInstance).where(
+                ProcessInstance.id == instance_id, ProcessInstance.next_timer_due <= now
+            )
+            if not self.db.is_sqlite:
+                query = query.with_for_update(skip_locked=True)
+            instance = session.scalars(query.execution_options(populate_existing=True)).one_or_none()
+            if instance is None:
+                return 0  # claimed by another worker, or fired already
+            loaded = self.specs.get(session, instance.spec_version_id)
+            wf = self._load(instance, loaded)
+            self._run(session, instance, wf, None, now, lambda w: w.refresh_timers())
+            tasks.sync(session, instance, wf, loaded, now)
+            self._save(instance, wf)
+            audit.record(session, instance.organisation_id, "timer.fired", instance_id=instance.id, at=now)
+            return 1
+
+    def _mark_error(self, instance_id: int, err: Exception, now: datetime) -> None:
+        logging.getLogger("valtuus.timers").warning("instance %s failed: %s", instance_id, err)
+        with self._command() as session:
+            instance = session.get(ProcessInstance, instance_id)
+            if instance is None:
+                return
+            instance.status = InstanceStatus.ERROR.value
+            instance.error = f"{type(err).__name__}: {err}"[:2000]
+            instance.error_count = (instance.error_count or 0) + 1
+            instance.next_timer_due = None  # not retried by every sweep: the pääkäyttäjä retries or resolves it
+            instance.updated_at = now
+            audit.record(
+                session,
+                instance.organisation_id,
+                "process.error",
+                instance_id=instance.id,
+                details={"error": instance.error},
+                at=now,
+            )
+
+    def retry_instance(self, actor_id: int, instance_id: int) -> None:
+        """The pääkäyttäjä retries an instance in error: its timers are looked at again now."""
+        now = self.clock()
+        with self._command() as session:
+            actor = self._person(session, actor_id)
+            instance = self._lock_instance(session, instance_id)
+            if instance.organisation_id != actor.organisation_id:
+                raise NotFoundError("process not found")
+            if not queries.user(session, actor.id).has("administrator"):
+                raise NotAllowedError("only a pääkäyttäjä may retry a process")
+            if instance.status != InstanceStatus.ERROR.value:
+                raise TaskConflictError("the process is not in error")
+            loaded = self.specs.get(session, instance.spec_version_id)
+            wf = self._load(instance, loaded)
+            self._run(session, instance, wf, actor.id, now, lambda w: w.refresh_timers())
+            tasks.sync(session, instance, wf, loaded, now)
+            self._save(instance, wf)
+            instance.error = ""
+            audit.record(session, instance.organisation_id, "process.retried", actor_id=actor.id,
+                         instance_id=instance.id, at=now)
 
     # -- internals -------------------------------------------------------------------------
     def _complete(self, session, instance, wf, loaded, row, owners, actor, data, now) -> StepResult:
@@ -247,7 +364,7 @@ class Host:
 
     def _initial_data(self, org: Organisation, subject: Person, actor: Person) -> dict:
         return {
-            "policy": dict(org.settings or {}),
+            "policy": policy_for(org.settings),
             "requester": {
                 "id": subject.id,
                 "name": subject.name,

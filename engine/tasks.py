@@ -50,7 +50,9 @@ def sync(
             prefill=forms.prefill(loaded.forms.get(info.form, {}), task.data, local_date(now)) if info else {},
         )
         session.add(row)
-        owners = list(dict.fromkeys(directory.potential_owners(session, row.role, instance))) if row.role else []
+        owners = (
+            list(dict.fromkeys(directory.potential_owners(session, row.role, instance, task.data))) if row.role else []
+        )
         session.add_all(HumanTaskOwner(task_id=task_id, person_id=pid) for pid in owners)
         created.append((row, owners))
     _project_instance(instance, wf, ready, now)

@@ -11,7 +11,7 @@ from engine.config import Settings
 from engine.runtime import Host
 
 from . import auth, errors, i18n, labels, security
-from .views import imports, main, registry, requests, tasks
+from .views import hr, imports, main, registry, requests, reviews, revocations, tasks
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -38,7 +38,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     security.init_app(app)
     auth.init_app(app)
     errors.init_app(app)
-    for blueprint in (main.bp, auth.bp, tasks.bp, requests.bp, registry.bp, imports.bp):
+    for blueprint in (
+        main.bp, auth.bp, tasks.bp, requests.bp, registry.bp, imports.bp, reviews.bp, revocations.bp, hr.bp
+    ):
         app.register_blueprint(blueprint)
     return app
 

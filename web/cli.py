@@ -379,3 +379,6 @@ def export(file, organisation_key, status, unit_key, expiring, overdue, no_end):
     )
     path.write_bytes(body)
     click.echo(f"{len(table)} authorizations written to {path}")
+
+
+from . import cli_lifecycle  # noqa: E402,F401  (registers the lifecycle commands on the group)

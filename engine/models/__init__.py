@@ -9,8 +9,10 @@ from .registry import (
     AuthorizationCode,
     AuthorizationSource,
     AuthorizationStatus,
+    HrEvent,
     ImportUpload,
     MandateType,
+    ReviewItem,
 )
 from .workflow import (
     HumanTask,
@@ -29,6 +31,7 @@ __all__ = [
     "AuthorizationSource",
     "AuthorizationStatus",
     "Base",
+    "HrEvent",
     "HumanTask",
     "HumanTaskOwner",
     "ImportUpload",
@@ -39,6 +42,7 @@ __all__ = [
     "PersonRole",
     "ProcessInstance",
     "ProcessSpecVersion",
+    "ReviewItem",
     "TaskStatus",
     "Unit",
 ]

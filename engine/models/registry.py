@@ -22,6 +22,7 @@ class AuthorizationStatus(StrEnum):
     REQUESTED = "requested"
     APPROVED = "approved"
     ACTIVE = "active"
+    REVOKING = "revoking"  # revocation pending: waiting for the pääkäyttäjä to invalidate it in Suomi.fi
     REJECTED = "rejected"
     REVOKED = "revoked"
     EXPIRED = "expired"
@@ -92,6 +93,9 @@ class Authorization(Base):
     source: Mapped[str] = mapped_column(String(16), default=AuthorizationSource.REQUEST.value)
     last_reviewed_on: Mapped[date | None] = mapped_column(Date)
     next_review_on: Mapped[date | None] = mapped_column(Date)
+    # a review or revocation under way for this authorization (the registry shows it as pending)
+    open_instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instances.id"))
+    renewal_offered_days: Mapped[int | None] = mapped_column(Integer)  # the last offer: 60, 30 or 7 days before
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 
@@ -112,3 +116,43 @@ class ImportUpload(Base):
     content: Mapped[bytes] = mapped_column(LargeBinary)
     options: Mapped[dict] = mapped_column(JsonType, default=dict)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ReviewItem(Base):
+    """One authorization in one review round: pending until someone decides (then nobody else sees it pending)."""
+
+    __tablename__ = "review_items"
+    __table_args__ = (
+        UniqueConstraint("instance_id", "authorization_id"),
+        Index("ix_review_items_org_pending", "organisation_id", "decision"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instances.id"), index=True)
+    authorization_id: Mapped[int] = mapped_column(ForeignKey("authorizations.id"), index=True)
+    decision: Mapped[str | None] = mapped_column(String(16))  # None (pending) | keep | change_end | revoke
+    new_valid_until: Mapped[date | None] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))  # None: the default on silence
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    lock_version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    __mapper_args__ = {"version_id_col": lock_version}
+
+
+class HrEvent(Base):
+    """A joiner, mover or leaver event from HR, kept by its id so that delivering it twice starts nothing twice."""
+
+    __tablename__ = "hr_events"
+    __table_args__ = (UniqueConstraint("organisation_id", "event_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    event_id: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(16))  # joiner | mover | leaver
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
+    payload: Mapped[dict] = mapped_column(JsonType, default=dict)
+    effective_on: Mapped[date | None] = mapped_column(Date)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    result: Mapped[dict] = mapped_column(JsonType, default=dict)

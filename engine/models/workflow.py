@@ -58,6 +58,8 @@ class ProcessInstance(Base):
     completed_steps: Mapped[list] = mapped_column(JsonType, default=list)  # bpmn ids passed, for the diagram
     outcome: Mapped[str] = mapped_column(String(100), default="")  # bpmn id of the end event reached
     next_timer_due: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    error: Mapped[str] = mapped_column(Text, default="")  # why the last engine step failed (status "error")
+    error_count: Mapped[int] = mapped_column(Integer, default=0)
     lock_version: Mapped[int] = mapped_column(Integer, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

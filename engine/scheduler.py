@@ -1,0 +1,1 @@
+"""What runs without anyone acting: timers, expiry, renewal offers, review rounds (``valtuus tick`` / worker)."""
