@@ -501,6 +501,55 @@ def _resolve_columns(table: Table, mapping: Mapping) -> tuple[dict[str, str], li
     return columns, issues
 
 
+MATRIX_CODE = "Valtuus (sarakkeen otsikosta)"
+MATRIX_UNTIL = "Päättyy (solusta)"
+_UNMARKED = frozenset({"", "-", "–", "—", "ei", "nej", "no", "0", "false", "n"})
+
+
+def _unpivot_matrix(table: Table, columns: dict[str, str], directory: _Directory) -> Table | None:
+    """A list kept as a matrix – people on rows, one column per code, a mark (x, ✓, kyllä) or an end date in
+    the cell – as one row per marked cell, so the rest of the import treats it like any other list.
+
+    Only headers that name exactly one catalog code count as code columns; ``columns`` gains the code (and,
+    where cells hold dates, the end date) column. None when the file has no code columns."""
+    used = set(columns.values())
+    code_headers = [
+        h for h in table.headers if h not in used and len(directory.code_index.get(_token(h), ())) == 1
+    ]
+    if not code_headers:
+        return None
+    rows = []
+    for row in table.rows:
+        base = {k: v for k, v in row.values.items() if k not in code_headers}
+        for header in code_headers:
+            mark = row.values.get(header)
+            blank = isinstance(mark, str) and mark.strip().casefold() in _UNMARKED
+            if mark is None or mark is False or mark == 0 or blank:
+                continue
+            values = {**base, MATRIX_CODE: header}
+            if isinstance(mark, date | datetime) or (isinstance(mark, str) and _looks_like_date(mark)):
+                values[MATRIX_UNTIL] = mark  # the cell holds the end date
+            rows.append(Row(row.number, values))
+    columns["code"] = MATRIX_CODE
+    if any(MATRIX_UNTIL in r.values for r in rows):
+        if "valid_until" in columns:  # a date in the cell wins over the row's common end date
+            for r in rows:
+                if MATRIX_UNTIL in r.values:
+                    r.values[columns["valid_until"]] = r.values.pop(MATRIX_UNTIL)
+        else:
+            columns["valid_until"] = MATRIX_UNTIL
+    return Table(headers=[*table.headers, MATRIX_CODE], rows=rows, header_row=table.header_row)
+
+
+def _looks_like_date(text: str) -> bool:
+    if not any(sep in text for sep in ".-/"):  # "1" is a mark, not Excel's serial day 1
+        return False
+    try:
+        return parse_date(text.strip()) is not None
+    except ValueError:
+        return False
+
+
 def _fingerprint(session: Session, organisation_id: int) -> str:
     """What the plan was compared against: any change to authorizations or people alters it."""
     auth = session.execute(
@@ -932,6 +981,11 @@ def plan_import(
     columns, issues = _resolve_columns(table, mapping)
     fingerprint = _fingerprint(session, organisation_id)
     planner = _Planner(session, organisation_id, mapping, columns, create_people, today)
+    if "code" not in columns:  # perhaps a matrix: one column per code, a mark (or an end date) per holder
+        unpivoted = _unpivot_matrix(table, columns, planner.directory)
+        if unpivoted is not None:
+            table = unpivoted
+            issues = [i for i in issues if not (i.code == "missing_column" and i.params.get("field") == "code")]
     rows: list[RowResult] = []
     total = len(table.rows)
     if not issues:

@@ -491,7 +491,7 @@ class Summary:
     by_code: list[Count]
     expiries_by_month: list[Count]  # key: first day of the month
     open_requests_by_age: list[Count]  # key: (low, high) days
-    oldest_open_requests: list[tuple[ProcessInstance, Person | None]]
+    oldest_open_requests: list  # rows of (id, created_at, name): the instance rows hold workflow state
     active: int
     without_end_date: int
     review_overdue: int
@@ -548,7 +548,7 @@ def summary(session: Session, scope: Scope, *, today: date, now: datetime) -> Su
     # open requests: instances of the request process whose subject is visible, by age
     subject = aliased(Person)
     open_query = (
-        select(ProcessInstance, subject)
+        select(ProcessInstance.id, ProcessInstance.created_at, subject.name)
         .join(subject, subject.id == ProcessInstance.subject_person_id)
         .where(
             ProcessInstance.organisation_id == scope.organisation_id,
@@ -564,7 +564,7 @@ def summary(session: Session, scope: Scope, *, today: date, now: datetime) -> Su
     for low, high in AGE_BUCKETS:
         count = sum(
             1
-            for inst, _p in open_instances
+            for inst in open_instances
             if (now - inst.created_at).days >= low and (high is None or (now - inst.created_at).days < high)
         )
         ages.append(Count((low, high), "", count))
@@ -584,7 +584,7 @@ def summary(session: Session, scope: Scope, *, today: date, now: datetime) -> Su
         ),
         expiries_by_month=[Count(months[i], "", per_month[i]) for i in range(12)],
         open_requests_by_age=ages,
-        oldest_open_requests=[(inst, p) for inst, p in open_instances[:10]],
+        oldest_open_requests=open_instances[:10],
         active=by_status.get(S.ACTIVE.value, 0),
         without_end_date=without_end or 0,
         review_overdue=overdue or 0,
