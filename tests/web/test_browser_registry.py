@@ -75,3 +75,12 @@ def test_the_main_administrator_imports_a_list_and_sees_the_whole_picture(page, 
     expect(page.get_by_role("link", name="Import a list")).to_have_count(0)
     page.goto("/registry/import")
     expect(page.get_by_role("heading", level=1)).to_have_text(re.compile("403"))
+    sign_out(page)
+
+    sign_in(page, "Emilia Esimerkki")
+    expect(page.get_by_role("navigation").get_by_role("link", name="Authorizations", exact=True)).to_have_count(0)
+    page.get_by_role("navigation").get_by_role("link", name="My authorizations", exact=True).click()
+    rows = page.locator("main table.data tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows).to_contain_text("Reporting earnings payment data")  # the code in the reader's language
+    expect(page.locator("main")).not_to_contain_text("Sofia Lindqvist")
