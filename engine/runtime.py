@@ -87,21 +87,7 @@ class Host:
                 raise NotAllowedError("only the person or their supervisor may start a request for them")
             loaded = self.specs.latest(session, process_id)
             org = session.get(Organisation, actor.organisation_id)
-            instance = ProcessInstance(
-                organisation_id=org.id,
-                spec_version_id=loaded.version_id,
-                process_id=process_id,
-                status=InstanceStatus.RUNNING.value,
-                subject_person_id=subject.id,
-                started_by_id=actor.id,
-                state=b"",
-                serializer_version=self.serializer.version,
-                created_at=now,
-                updated_at=now,
-            )
-            session.add(instance)
-            session.flush()
-            wf = BpmnWorkflow(loaded.spec, loaded.subprocess_specs)
+            instance, wf = self._new_instance(session, org.id, loaded, subject.id, actor.id, now)
             wf.data.update(self._initial_data(org, subject, actor))
             wf.task_tree.data.update(wf.data)
             self._run(session, instance, wf, actor.id, now, lambda w: None)
@@ -166,21 +152,7 @@ class Host:
         if org is None or (subject is not None and subject.organisation_id != organisation_id):
             raise NotFoundError("organisation or person not found")
         loaded = self.specs.latest(session, process_id)
-        instance = ProcessInstance(
-            organisation_id=org.id,
-            spec_version_id=loaded.version_id,
-            process_id=process_id,
-            status=InstanceStatus.RUNNING.value,
-            subject_person_id=subject.id if subject else None,
-            started_by_id=started_by,
-            state=b"",
-            serializer_version=self.serializer.version,
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(instance)
-        session.flush()
-        wf = BpmnWorkflow(loaded.spec, loaded.subprocess_specs)
+        instance, wf = self._new_instance(session, org.id, loaded, subject.id if subject else None, started_by, now)
         wf.data.update({"policy": policy_for(org.settings), **(data or {})})
         if subject is not None:
             wf.data.setdefault("holder", {"id": subject.id, "name": subject.name, "unit_id": subject.unit_id})
@@ -373,6 +345,24 @@ class Host:
             },
             "started_by_supervisor": actor.id != subject.id and subject.supervisor_id == actor.id,
         }
+
+    def _new_instance(self, session, organisation_id, loaded, subject_id, started_by, now):
+        """A new instance row (flushed, so it has its id) and its workflow, not yet run."""
+        instance = ProcessInstance(
+            organisation_id=organisation_id,
+            spec_version_id=loaded.version_id,
+            process_id=loaded.process_id,
+            status=InstanceStatus.RUNNING.value,
+            subject_person_id=subject_id,
+            started_by_id=started_by,
+            state=b"",
+            serializer_version=self.serializer.version,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(instance)
+        session.flush()
+        return instance, BpmnWorkflow(loaded.spec, loaded.subprocess_specs)
 
     def _load(self, instance: ProcessInstance, loaded) -> BpmnWorkflow:
         return self.serializer.loads(instance.state, loaded.spec, loaded.subprocess_specs, instance.serializer_version)
