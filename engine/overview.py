@@ -251,10 +251,16 @@ class RegistryRow:
     unit: Unit | None
     code: AuthorizationCode
     category: AuthorizationCategory | None
+    open_instance_id: int | None = None  # a review round or revocation under way
 
     @property
     def pending_request_id(self) -> int | None:
         return self.request_instance_id if self.status in OPEN_STATUSES else None
+
+    @property
+    def pending_instance_id(self) -> int | None:
+        """The process under way for this row: its request while requested/approved, else a review or revocation."""
+        return self.pending_request_id or self.open_instance_id
 
 
 @dataclass
@@ -292,6 +298,7 @@ _COLUMNS = (
     Person.email,
     Authorization.unit_id,
     Authorization.code_id,
+    Authorization.open_instance_id,
 )
 
 
@@ -470,6 +477,7 @@ def _row(r, catalog: Catalog) -> RegistryRow:
         catalog.units.get(r.unit_id),
         code,
         catalog.categories.get(code.category_id),
+        r.open_instance_id,
     )
 
 
@@ -624,7 +632,7 @@ def person_view(session: Session, scope: Scope, person_id: int, *, today: date, 
         today=today,
         language=language,
     )
-    current = [r for r in rows if r.status in (S.ACTIVE.value, *OPEN_STATUSES)]
+    current = [r for r in rows if r.status in (S.ACTIVE.value, S.REVOKING.value, *OPEN_STATUSES)]
     past = [r for r in rows if r not in current]
     actor = aliased(Person)
     events = session.execute(

@@ -210,8 +210,9 @@ class Host:
                 return 0  # claimed by another worker, or fired already
             loaded = self.specs.get(session, instance.spec_version_id)
             wf = self._load(instance, loaded)
+            had_tasks = instance.status != InstanceStatus.WAITING.value  # waiting: no ready task rows to look up
             self._run(session, instance, wf, None, now, lambda w: w.refresh_timers())
-            tasks.sync(session, instance, wf, loaded, now)
+            tasks.sync(session, instance, wf, loaded, now, new=not had_tasks)
             self._save(instance, wf)
             audit.record(session, instance.organisation_id, "timer.fired", instance_id=instance.id, at=now)
             return 1

@@ -70,6 +70,7 @@ def _project_instance(instance: ProcessInstance, wf: BpmnWorkflow, ready: dict, 
         instance.completed_at = now
         instance.next_timer_due = None
         ends = [t for t in wf.get_tasks(state=TaskState.COMPLETED) if isinstance(t.task_spec, EndEvent)]
+        ends.sort(key=lambda t: t.last_state_change)  # the end reached last (not a boundary timer's side branch)
         instance.outcome = ends[-1].task_spec.bpmn_id if ends else ""
         return
     instance.status = (InstanceStatus.RUNNING if ready else InstanceStatus.WAITING).value
@@ -79,7 +80,9 @@ def _project_instance(instance: ProcessInstance, wf: BpmnWorkflow, ready: dict, 
 def next_timer_due(wf: BpmnWorkflow) -> datetime | None:
     due = []
     for event in wf.waiting_events():
-        if event.event_type.endswith("TimerEventDefinition") and isinstance(event.value, str):
+        # TimeDateEventDefinition (timeDate) does not end in "TimerEventDefinition" like the duration and cycle ones
+        timer = event.event_type.endswith(("TimerEventDefinition", "TimeDateEventDefinition"))
+        if timer and isinstance(event.value, str):
             try:
                 value = datetime.fromisoformat(event.value)
             except ValueError:

@@ -84,10 +84,12 @@ def _is_loopback(address: str) -> bool:
 
 
 def _timer_loop(host) -> None:
+    from engine import scheduler
+
     optimized = time.monotonic()
     while True:
         try:
-            host.fire_due_timers()
+            scheduler.tick(host)  # timers, expiry and renewal offers, review rounds, leavers
             if time.monotonic() - optimized > 3600:  # keep the planner's statistics fresh
                 host.db.optimize()
                 optimized = time.monotonic()

@@ -37,6 +37,7 @@ def _status_labels() -> dict:
         "approved": _("Approved, awaiting registration"),
         "active": _("Active"),
         "rejected": _("Rejected"),
+        "revoking": _("Revocation pending"),
         "revoked": _("Revoked"),
         "expired": _("Expired"),
         "cancelled": _("Cancelled"),
@@ -79,7 +80,29 @@ def action_label(value: str) -> str:
         "authorization.end_date_aligned": _("End date aligned with Suomi.fi"),
         "person.imported": _("Person added from a list"),
         "import.completed": _("List imported"),
+        "authorization.revocation_started": _("Revocation started"),
+        "authorization.revoked": _("Revoked"),
+        "authorization.review_kept": _("Kept in the review"),
+        "authorization.review_end_changed": _("End date changed in the review"),
+        "revocation.reminder": _("Reminder: invalidate in Suomi.fi"),
+        "revocation.escalated": _("Revocation escalated to every main administrator"),
+        "review.round_opened": _("Review round opened"),
+        "review.decided": _("Review decision"),
+        "review.default_applied": _("Default review decision applied"),
+        "review.reminder": _("Review reminder"),
+        "review.escalated": _("Review escalated to the deputy and the main administrators"),
+        "review.round_completed": _("Review round finished"),
         "timer.fired": _("Timer fired"),
+        "authorization.expired": _("Expired (end date passed)"),
+        "authorization.renewal_offered": _("Renewal offered"),
+        "hr_event.received": _("HR event received"),
+        "person.joined": _("Employment started (HR)"),
+        "person.moved": _("Moved to another unit (HR)"),
+        "person.leaving": _("Employment ends (HR)"),
+        "person.deactivated": _("Employment ended: person inactive"),
+        "process.error": _("Process stopped in error"),
+        "process.retried": _("Process retried"),
+        "process.resolved": _("Process closed as resolved"),
     }.get(value, value)
 
 
@@ -99,6 +122,9 @@ def outcome_label(value: str) -> str:
         "end_rejected": _("Rejected"),
         "end_declined": _("Not endorsed by the supervisor"),
         "end_not_registered": _("Not registered"),
+        "end_revoked": _("Authorization revoked"),
+        "end_not_invalidated": _("Revoked; could not be invalidated in Suomi.fi"),
+        "end_reviewed": _("Review finished"),
     }.get(value, value)
 
 
@@ -111,6 +137,12 @@ def decision_label(value: str) -> str:
         "return": _("Returned for clarification"),
         "registered": _("Registered"),
         "failed": _("Could not register"),
+        "invalidated": _("Invalidated in Suomi.fi"),
+        "not_invalidated": _("Could not be invalidated, or not found"),
+        "keep": _("Keep"),
+        "change_end": _("Change the end date"),
+        "revoke": _("Revoke"),
+        "superseded": _("Revocation already started"),
     }.get(value, value)
 
 
@@ -132,6 +164,7 @@ def init_app(app: Flask) -> None:
         schema_text=schema_text,
         step_name=step_name,
         issue_text=issue_text,
+        process_title=process_title,
     )
     app.extensions["valtuus_messages"] = _issue_in_language
     app.jinja_env.filters["date"] = lambda d: format_date(d, "d.M.yyyy") if d else "–"
@@ -227,3 +260,12 @@ def _issue_in_language(issue, language: str) -> str:
 
     with force_locale(language):
         return issue_text(issue)
+
+
+def process_title(process_id: str, instance_id: int) -> str:
+    """A process page's title: what kind of process it is, and its number."""
+    if process_id == "authorization_review":
+        return _("Review #%(id)s", id=instance_id)
+    if process_id == "authorization_revocation":
+        return _("Revocation #%(id)s", id=instance_id)
+    return _("Request #%(id)s", id=instance_id)

@@ -29,7 +29,39 @@ def mine():
 @bp.get("/new")
 @login_required
 def new():
+    if request.args.get("renew"):
+        return _render_renewal(request.args["renew"])
     return _render_new()
+
+
+def _render_renewal(renew: str):
+    """The new-request form prefilled from an authorization to renew (the same code and justification, from the
+    day after its end for a year); only its holder or their supervisor may start it, as for any request."""
+    from datetime import timedelta
+
+    from engine.models import Authorization, Person
+    from engine.registry import add_months
+
+    try:
+        authorization_id = int(renew)
+    except ValueError:
+        abort(404)
+    today = local_date(host().clock())
+    with host().db.reader() as s:
+        row = s.get(Authorization, authorization_id)
+        holder = s.get(Person, row.holder_id) if row is not None else None
+        if row is None or row.organisation_id != g.user.organisation_id or holder is None or not holder.active:
+            abort(404)
+        if g.user.id not in (holder.id, holder.supervisor_id) or row.status not in ("active", "expired"):
+            abort(404)
+        start = max(row.valid_until + timedelta(days=1), today) if row.valid_until else today
+        values = {
+            "codes": [row.code_id],
+            "justification": row.justification or "",
+            "valid_from": start.isoformat(),
+            "valid_until": add_months(start, 12).isoformat(),
+        }
+    return _render_new(values=values, holder_id=holder.id, renewing=row)
 
 
 @bp.post("/new")
@@ -47,7 +79,7 @@ def create():
     return redirect(url_for("requests.show", instance_id=result.instance_id), 303)
 
 
-def _render_new(values=None, errors=None, holder_id=None, status=200):
+def _render_new(values=None, errors=None, holder_id=None, status=200, renewing=None):
     with host().db.reader() as s:
         schema, ui, info = host().start_form(s, g.user.organisation_id)
         reports = queries.reports(s, g.user)
@@ -62,6 +94,7 @@ def _render_new(values=None, errors=None, holder_id=None, status=200):
             schema=schema,
             holder_id=holder_id or g.user.id,
             errors=errors or {},
+            renewing=renewing,
         ), status
 
 
