@@ -146,3 +146,22 @@ def test_many_authorizations_expire_and_are_offered_in_batches(host, people, cod
     finally:
         lifecycle.BATCH = original
     assert {authorization(host, i).status for i in ids} == {"expired"}
+
+
+def test_the_scheduler_follows_the_system_clock_through_years_of_time_travel(host, people, codes):
+    """`valtuus tick` and the worker use the real clock: moved with time-machine, not the host's test clock."""
+    import time_machine
+
+    end = date(2031, 6, 30)
+    auth_id = add_authorization(host, people["employee"], codes[0], end, next_review_on=end)
+    with time_machine.travel(datetime(2031, 5, 1, 9, tzinfo=UTC), tick=False):
+        scheduler.tick(host, force=True)
+    assert authorization(host, auth_id).renewal_offered_days == 60
+    assert authorization(host, auth_id).status == "active"
+    with time_machine.travel(datetime(2031, 6, 30, 20, 59, tzinfo=UTC), tick=False):  # 23:59 in Finland
+        scheduler.tick(host, force=True)
+    assert authorization(host, auth_id).status == "active"
+    with time_machine.travel(datetime(2031, 6, 30, 21, 1, tzinfo=UTC), tick=False):  # 00:01 the next day
+        scheduler.tick(host, force=True)
+    assert authorization(host, auth_id).status == "expired"
+    assert len(events(host, "authorization.expired", auth_id)) == 1
