@@ -1181,6 +1181,8 @@ def _update_authorizations(session: Session, rows: list[RowResult], now: datetim
         change = {"id": r.authorization_id, "updated_at": now, "next_review_on": r.next_review_on}
         for name, (_old, new) in r.changes.items():
             change[name] = new
+        if "valid_until" in r.changes:
+            change["renewal_offered_days"] = None  # a new end date: renewal is offered again before it
         if "status" in r.changes and r.status != S.ACTIVE.value:
             change["closing_reason"] = "imported"
         values.append(change)
@@ -1433,6 +1435,7 @@ def align_end_date(
         raise EngineError("the end date is before the start date")
     old = row.valid_until
     row.valid_until = valid_until
+    row.renewal_offered_days = None if valid_until != old else row.renewal_offered_days
     row.next_review_on = next_review_date(row, _interval(session, organisation_id))
     row.updated_at = now
     audit.record(

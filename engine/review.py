@@ -794,6 +794,7 @@ def apply_decisions(ctx: OperationContext):
             if item.decision == "change_end" and item.new_valid_until:
                 details.update(old_valid_until=str(row.valid_until), new_valid_until=str(item.new_valid_until))
                 row.valid_until = item.new_valid_until
+                row.renewal_offered_days = None  # renewal is offered again before the new end date
             row.last_reviewed_on = today
             row.next_review_on = next_review_date(row, interval)
             row.updated_at = ctx.now

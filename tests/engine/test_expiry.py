@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from engine import lifecycle, scheduler
 from engine.models import AuditEvent, Authorization, Organisation, Person, Unit
+from engine.runtime import Host
 
 
 def add_authorization(host, holder_id: int, code_id: int, valid_until: date, **extra) -> int:
@@ -165,3 +166,20 @@ def test_the_scheduler_follows_the_system_clock_through_years_of_time_travel(hos
         scheduler.tick(host, force=True)
     assert authorization(host, auth_id).status == "expired"
     assert len(events(host, "authorization.expired", auth_id)) == 1
+
+
+def test_a_new_end_date_from_a_list_brings_the_renewal_offers_back(host, people, codes):
+    from engine.importer import align_end_date
+
+    auth_id = add_authorization(host, people["employee"], codes[0], date(2030, 3, 31), next_review_on=date(2030, 3, 31))
+    simulated = [finnish_noon(date(2030, 3, 25))]
+    timed = Host(host.settings, db=host.db, clock=lambda: simulated[0])
+    scheduler.tick(timed, force=True)
+    assert authorization(host, auth_id).renewal_offered_days == 7
+    with host.db.unit_of_work() as s:
+        align_end_date(s, s.get(Authorization, auth_id).organisation_id, auth_id, date(2031, 3, 31),
+                       people["admin"], simulated[0])
+    assert authorization(host, auth_id).renewal_offered_days is None
+    simulated[0] = finnish_noon(date(2031, 1, 30))
+    scheduler.tick(timed, force=True)
+    assert authorization(host, auth_id).renewal_offered_days == 60
