@@ -524,10 +524,10 @@ def summary(session: Session, scope: Scope, *, today: date, now: datetime) -> Su
     by_status: dict[str, int] = {}
     by_unit: dict[int | None, list[int]] = {}
     by_code: dict[int, int] = {}
-    grouped = session.execute(
+    grouped = session.execute(  # grouped in the covering index's order: the database streams it, no hash table
         select(Authorization.status, Authorization.code_id, Authorization.unit_id, func.count())
         .where(*visible)
-        .group_by(Authorization.status, Authorization.code_id, Authorization.unit_id)
+        .group_by(Authorization.unit_id, Authorization.status, Authorization.code_id)
     )
     for status, code_id, unit_id, n in grouped:
         by_status[status] = by_status.get(status, 0) + n
