@@ -18,6 +18,13 @@ class Settings:
     demo_file: Path = PROJECT_ROOT / "engine" / "data" / "demo_organisation.yaml"
     codes_file: Path = PROJECT_ROOT / "engine" / "data" / "authorization_codes.yaml"
     timer_interval_seconds: float = 30.0
+    smtp_host: str = ""  # empty: e-mail waits in the outbox (nothing is sent, nothing is lost)
+    smtp_port: int = 25
+    smtp_security: str = ""  # "", "starttls" or "tls"
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_sender: str = "valtuushallinta@localhost"
+    base_url: str = "http://127.0.0.1:5000"
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -32,6 +39,19 @@ class Settings:
             kwargs["forms_dir"] = Path(env["VALTUUS_FORMS_DIR"])
         if env.get("VALTUUS_TIMER_INTERVAL"):
             kwargs["timer_interval_seconds"] = float(env["VALTUUS_TIMER_INTERVAL"])
+        if env.get("VALTUUS_SMTP_HOST"):
+            kwargs["smtp_host"] = env["VALTUUS_SMTP_HOST"]
+        if env.get("VALTUUS_SMTP_PORT"):
+            kwargs["smtp_port"] = int(env["VALTUUS_SMTP_PORT"])
+        if env.get("VALTUUS_SMTP_TLS", "0") == "1":
+            kwargs["smtp_security"] = "tls"
+        elif env.get("VALTUUS_SMTP_STARTTLS", "0") == "1":
+            kwargs["smtp_security"] = "starttls"
+        for key in ("user", "password", "sender"):
+            if env.get(f"VALTUUS_SMTP_{key.upper()}"):
+                kwargs[f"smtp_{key}"] = env[f"VALTUUS_SMTP_{key.upper()}"]
+        if env.get("VALTUUS_BASE_URL"):
+            kwargs["base_url"] = env["VALTUUS_BASE_URL"].rstrip("/")
         return cls(**kwargs)
 
 

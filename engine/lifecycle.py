@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from . import audit
+from . import audit, notifications
 from .clock import local_date
 from .models import Authorization, AuthorizationStatus, Organisation, Person, Unit
 from .policy import policy_for
@@ -164,8 +164,8 @@ def send_renewal_offer(
     recipient_ids: list[int],
     now: datetime,
 ) -> None:
-    """The single place where a renewal offer goes out: today the audit trail (the history and the registry
-    show it); the e-mail heräte to ``recipient_ids`` is sent from here once notifications exist."""
+    """The single place where a renewal offer goes out: the audit trail (the history and the registry show it)
+    and the heräte "your authorization expires in N days" to ``recipient_ids`` (the holder and the director)."""
     audit.record(
         session,
         organisation_id,
@@ -173,6 +173,15 @@ def send_renewal_offer(
         authorization_id=authorization_id,
         details={"days": days, "valid_until": str(valid_until), "recipients": recipient_ids},
         at=now,
+    )
+    notifications.notify_about_authorization(
+        session,
+        organisation_id,
+        authorization_id,
+        recipient_ids,
+        "expiry_soon",
+        {"days": days, "valid_until": str(valid_until)},
+        now=now,
     )
 
 

@@ -7,7 +7,7 @@ from datetime import date
 
 from sqlalchemy import select, update
 
-from . import audit
+from . import audit, notifications
 from .clock import local_date
 from .errors import EngineError
 from .models import Authorization, AuthorizationCode, AuthorizationStatus, MandateType, Organisation, Person
@@ -86,6 +86,26 @@ def _date(value) -> date | None:
     return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
+def _tell_holder(ctx: OperationContext, rows: list[Authorization], kind: str, **extra) -> None:
+    """The holder hears of their request's outcome (one notification per request, naming its codes)."""
+    if not rows or ctx.subject_person_id is None:
+        return
+    keys = dict(
+        ctx.session.execute(
+            select(AuthorizationCode.id, AuthorizationCode.key).where(
+                AuthorizationCode.id.in_({row.code_id for row in rows})
+            )
+        ).all()
+    )
+    context = {
+        "instance_id": ctx.instance_id,
+        "codes": sorted({keys.get(row.code_id, "") for row in rows}),
+        "path": f"/requests/{ctx.instance_id}",
+        **extra,
+    }
+    notifications.notify(ctx.session, ctx.organisation_id, [ctx.subject_person_id], kind, context, now=ctx.now)
+
+
 def _change(ctx: OperationContext, row: Authorization, status: S, action: str, **details) -> None:
     old = row.status
     row.status = status.value
@@ -161,17 +181,21 @@ def record_request(ctx: OperationContext):
 @operation("registry.record_approval")
 def record_approval(ctx: OperationContext):
     """Mark the request's authorizations approved by the director."""
-    for row in _rows(ctx, S.REQUESTED):
+    rows = _rows(ctx, S.REQUESTED)
+    for row in rows:
         _change(ctx, row, S.APPROVED, "authorization.approved")
+    _tell_holder(ctx, rows, "request_approved")
     return None
 
 
 @operation("registry.record_rejection")
 def record_rejection(ctx: OperationContext, stage: str = "approval", reason: str = ""):
     """Close the request's open authorizations as rejected (by the supervisor or the director)."""
-    for row in _rows(ctx, S.REQUESTED, S.APPROVED):
+    rows = _rows(ctx, S.REQUESTED, S.APPROVED)
+    for row in rows:
         row.closing_reason = reason or ""
         _change(ctx, row, S.REJECTED, "authorization.rejected", stage=stage, reason=reason or "")
+    _tell_holder(ctx, rows, "request_rejected", reason=(reason or "")[:500])
     return None
 
 
@@ -180,7 +204,8 @@ def record_registration(ctx: OperationContext):
     """The pääkäyttäjä registered the mandate in Suomi.fi: the authorizations become active."""
     mandate_type = MandateType(ctx.data.get("mandate_type", MandateType.TRANSACTION.value)).value
     interval = review_interval_months(ctx.session.get(Organisation, ctx.organisation_id).settings)
-    for row in _rows(ctx, S.APPROVED):
+    rows = _rows(ctx, S.APPROVED)
+    for row in rows:
         row.mandate_type = mandate_type
         row.registered_on = _date(ctx.data.get("registered_on")) or local_date(ctx.now)
         row.valid_from = _date(ctx.data.get("registered_valid_from")) or row.valid_from
@@ -195,13 +220,16 @@ def record_registration(ctx: OperationContext):
             valid_until=str(row.valid_until),
         )
         row.next_review_on = next_review_date(row, interval)
+    _tell_holder(ctx, rows, "request_registered")
     return None
 
 
 @operation("registry.record_registration_failure")
 def record_registration_failure(ctx: OperationContext, reason: str = ""):
     """The mandate could not be registered in Suomi.fi: close the authorizations with the reason."""
-    for row in _rows(ctx, S.APPROVED):
+    rows = _rows(ctx, S.APPROVED)
+    for row in rows:
         row.closing_reason = reason or ""
         _change(ctx, row, S.REJECTED, "authorization.registration_failed", reason=reason or "")
+    _tell_holder(ctx, rows, "request_rejected", reason=(reason or "")[:500])
     return None

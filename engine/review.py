@@ -25,7 +25,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import audit, directory
+from . import audit, directory, notifications
 from .clock import local_date
 from .errors import ConflictError, EngineError, NotAllowedError, NotFoundError, TaskConflictError
 from .models import (
@@ -667,7 +667,7 @@ def _pending(ctx: OperationContext) -> int:
 
 @operation("review.remind")
 def remind(ctx: OperationContext):
-    """The round is still open: remind its reviewers (audit "review.reminder"; the heräte will be sent from here)."""
+    """The round is still open: remind its reviewers (audit "review.reminder" and the reminder heräte)."""
     task = _round_task(ctx)
     owners = (
         sorted(ctx.session.scalars(select(HumanTaskOwner.person_id).where(HumanTaskOwner.task_id == task.id)))
@@ -682,6 +682,9 @@ def remind(ctx: OperationContext):
         task_id=task.id if task else None,
         details={"owners": owners, "pending": _pending(ctx)},
         at=ctx.now,
+    )
+    notifications.notify(
+        ctx.session, ctx.organisation_id, owners, "reminder", {"process": "review", "path": "/reviews"}, now=ctx.now
     )
     return {"reminded": owners}
 
@@ -703,6 +706,9 @@ def escalate(ctx: OperationContext):
         task_id=task.id if task else None,
         details={"added": added, "reviewers": reviewers, "pending": _pending(ctx)},
         at=ctx.now,
+    )
+    notifications.notify(
+        ctx.session, ctx.organisation_id, added, "escalation", {"process": "review", "path": "/reviews"}, now=ctx.now
     )
     return list(dict.fromkeys([*reviewers, *extra]))
 

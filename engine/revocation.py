@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from . import audit, directory
+from . import audit, directory, notifications
 from .clock import FINNISH_TIME, local_date
 from .errors import EngineError, NotAllowedError, NotFoundError, TaskConflictError
 from .models import (
@@ -263,7 +263,7 @@ def add_owners(session: Session, task_ids: list[str], people: list[int]) -> list
 def remind(ctx: OperationContext):
     """The revocation is overdue: remind the pääkäyttäjät who own the task (audit "revocation.reminder").
 
-    This is the one place where the reminder notification (heräte) will be sent from."""
+    This is the one place where the reminder notification (heräte) is sent from."""
     tasks = _open_tasks(ctx, TASK)
     owners = sorted(
         set(
@@ -282,13 +282,14 @@ def remind(ctx: OperationContext):
         details={"owners": owners, "due_at": (ctx.data.get("deadlines") or {}).get("due_at")},
         at=ctx.now,
     )
+    _notify_task(ctx, tasks, owners, "reminder")
     return {"reminded": owners}
 
 
 @operation("revocation.escalate")
 def escalate(ctx: OperationContext):
     """Still not done: every pääkäyttäjä (but the holder) becomes an owner of the open task (audit
-    "revocation.escalated"); the escalation notification will be sent from here."""
+    "revocation.escalated") and hear of it (the escalation heräte)."""
     tasks = _open_tasks(ctx, TASK)
     admins = [p for p in directory.administrators(ctx.session, ctx.organisation_id) if p != ctx.subject_person_id]
     added = add_owners(ctx.session, [t.id for t in tasks], admins)
@@ -302,7 +303,19 @@ def escalate(ctx: OperationContext):
         details={"added": added, "owners": admins},
         at=ctx.now,
     )
+    _notify_task(ctx, tasks, added, "escalation")
     return {"added": added}
+
+
+def _notify_task(ctx: OperationContext, tasks: list[HumanTask], people: list[int], kind: str) -> None:
+    if not people or ctx.data.get("authorization_id") is None:
+        return
+    context = {
+        **notifications.authorization_context(ctx.session, int(ctx.data["authorization_id"])),
+        "process": "revocation",
+        "path": f"/tasks/{tasks[0].id}" if tasks else "/tasks",
+    }
+    notifications.notify(ctx.session, ctx.organisation_id, people, kind, context, now=ctx.now)
 
 
 @operation("revocation.record_revoked")
@@ -345,6 +358,18 @@ def record_revoked(ctx: OperationContext, outcome: str = "invalidated"):
         },
         at=ctx.now,
     )
+    if old != row.status:  # the holder and their director hear of it
+        holder = ctx.session.get(Person, row.holder_id)
+        recipients = [row.holder_id, *(directory.directors_for(ctx.session, holder) if holder else [])]
+        notifications.notify_about_authorization(
+            ctx.session,
+            ctx.organisation_id,
+            row.id,
+            recipients,
+            "authorization_revoked",
+            {"on": local_date(ctx.now).isoformat()},
+            now=ctx.now,
+        )
     return {"status": row.status}
 
 

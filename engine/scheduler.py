@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import update
 
-from . import audit, hr_events, lifecycle, queries, review
+from . import audit, hr_events, lifecycle, notifications, queries, review
 from .clock import local_date
 from .errors import NotAllowedError, NotFoundError, TaskConflictError
 from .models import Authorization, HumanTask, InstanceStatus, TaskStatus
@@ -52,7 +52,7 @@ def tick(host, now: datetime | None = None, *, force: bool = False) -> dict:
     now = now or host.clock()
     counts: dict = {
         "timers_fired": 0, "expired": 0, "renewals_offered": 0, "review_rounds": 0, "leavers_deactivated": 0,
-        "failed": [],
+        "emails_sent": 0, "failed": [],
     }
 
     def part(name: str, run) -> None:
@@ -74,6 +74,10 @@ def tick(host, now: datetime | None = None, *, force: bool = False) -> dict:
     def leavers():
         counts["leavers_deactivated"] = hr_events.deactivate_leavers(host, now)
 
+    def delivery():  # every sweep: the morning digest (once a day), then due e-mail from the outbox
+        notifications.queue_digests(host, now)
+        counts["emails_sent"] = notifications.deliver(host, getattr(host, "settings", None), now)["sent"]
+
     part("timers", timers)
     counts["calendar"] = force or _calendar_due(host, now)
     if counts["calendar"]:
@@ -83,6 +87,7 @@ def tick(host, now: datetime | None = None, *, force: bool = False) -> dict:
         part("leavers", leavers)
         if len(counts["failed"]) == failed:  # a failed part is tried again on the next sweep
             host._calendar_swept_at = now
+    part("delivery", delivery)  # last: what this sweep's parts notified goes out in the same sweep
     return counts
 
 

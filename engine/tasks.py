@@ -10,7 +10,7 @@ from SpiffWorkflow.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import directory, forms
+from . import directory, forms, notifications
 from .clock import local_date
 from .models import HumanTask, HumanTaskOwner, InstanceStatus, ProcessInstance, TaskStatus
 from .specs import LoadedSpec
@@ -55,6 +55,7 @@ def sync(
         )
         session.add_all(HumanTaskOwner(task_id=task_id, person_id=pid) for pid in owners)
         created.append((row, owners))
+        notifications.task_ready(session, row, owners, now, new=new)  # "a task is waiting for you"
     _project_instance(instance, wf, ready, now)
     return created
 

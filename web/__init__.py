@@ -11,7 +11,7 @@ from engine.config import Settings
 from engine.runtime import Host
 
 from . import auth, errors, i18n, labels, security
-from .views import hr, imports, main, registry, requests, reviews, revocations, tasks
+from .views import hr, imports, main, notifications, registry, requests, reviews, revocations, tasks
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -39,7 +39,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     auth.init_app(app)
     errors.init_app(app)
     for blueprint in (
-        main.bp, auth.bp, tasks.bp, requests.bp, registry.bp, imports.bp, reviews.bp, revocations.bp, hr.bp
+        main.bp, auth.bp, tasks.bp, requests.bp, registry.bp, imports.bp, reviews.bp, revocations.bp, hr.bp,
+        notifications.bp,
     ):
         app.register_blueprint(blueprint)
     return app

@@ -3,6 +3,7 @@
 from .audit import AuditEvent
 from .base import Base
 from .directory import Organisation, Person, PersonRole, Unit
+from .notifications import Notification, NotificationPreference, OutboxMessage
 from .registry import (
     Authorization,
     AuthorizationCategory,
@@ -37,7 +38,10 @@ __all__ = [
     "ImportUpload",
     "InstanceStatus",
     "MandateType",
+    "Notification",
+    "NotificationPreference",
     "Organisation",
+    "OutboxMessage",
     "Person",
     "PersonRole",
     "ProcessInstance",
