@@ -282,8 +282,9 @@ def reconcile(file, mapping_file, organisation_key, language):
     from pathlib import Path
 
     from engine.clock import local_date
-    from engine.importer import SUOMIFI_MAPPING, compare_with_suomifi
+    from engine.importer import SUOMIFI_MAPPING
     from engine.models.base import utcnow
+    from engine.reconcile import compare_with_suomifi
     from engine.tabular import MAX_FILE_BYTES, TableError
 
     path = Path(file)

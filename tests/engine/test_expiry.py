@@ -169,7 +169,7 @@ def test_the_scheduler_follows_the_system_clock_through_years_of_time_travel(hos
 
 
 def test_a_new_end_date_from_a_list_brings_the_renewal_offers_back(host, people, codes):
-    from engine.importer import align_end_date
+    from engine.reconcile import align_end_date
 
     auth_id = add_authorization(host, people["employee"], codes[0], date(2030, 3, 31), next_review_on=date(2030, 3, 31))
     simulated = [finnish_noon(date(2030, 3, 25))]

@@ -8,16 +8,9 @@ import pytest
 from sqlalchemy import func, select
 
 from engine.errors import ConflictError, NotFoundError
-from engine.importer import (
-    SUOMIFI_MAPPING,
-    Issue,
-    add_from_suomifi,
-    align_end_date,
-    close_missing_in_suomifi,
-    compare_with_suomifi,
-    load_mapping,
-)
+from engine.importer import SUOMIFI_MAPPING, Issue, load_mapping
 from engine.models import AuditEvent, Authorization, AuthorizationCode, Organisation
+from engine.reconcile import add_from_suomifi, align_end_date, close_missing_in_suomifi, compare_with_suomifi
 
 TODAY = date(2025, 6, 1)
 NOW = datetime(2025, 6, 1, 9, 0, tzinfo=UTC)

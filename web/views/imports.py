@@ -17,6 +17,7 @@ from flask_babel import gettext as _
 from sqlalchemy import delete
 
 from engine import importer
+from engine import reconcile as suomifi
 from engine.clock import local_date
 from engine.errors import EngineError
 from engine.models import ImportUpload
@@ -209,7 +210,7 @@ def reconcile_upload():
 
 
 def _compare(session, upload: ImportUpload):
-    return importer.compare_with_suomifi(
+    return suomifi.compare_with_suomifi(
         session,
         upload.organisation_id,
         upload.content,
@@ -245,19 +246,19 @@ def reconcile_act(upload_id: int):
             line = next((ln for ln in result.only_in_suomifi if ln.key == key), None)
             if line is None:
                 return _gone(upload_id)
-            importer.add_from_suomifi(s, upload.organisation_id, line, g.user.id, now)
+            suomifi.add_from_suomifi(s, upload.organisation_id, line, g.user.id, now)
             message = _("Added to the registry.")
         elif action == "close":
             line = next((ln for ln in result.only_in_registry if ln.key == key), None)
             if line is None:
                 return _gone(upload_id)
-            importer.close_missing_in_suomifi(s, upload.organisation_id, line.authorization_id, g.user.id, now)
+            suomifi.close_missing_in_suomifi(s, upload.organisation_id, line.authorization_id, g.user.id, now)
             message = _("Marked as ended in the registry.")
         elif action == "align":
             line = next((ln for ln in result.end_date_differs if ln.key == key), None)
             if line is None:
                 return _gone(upload_id)
-            importer.align_end_date(
+            suomifi.align_end_date(
                 s, upload.organisation_id, line.authorization_id, line.suomifi_valid_until, g.user.id, now
             )
             message = _("The end date in the registry now matches Suomi.fi.")
