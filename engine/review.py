@@ -10,8 +10,9 @@ Implemented with processes/authorization_review/. A round is one process instanc
 - ``decide`` records per-line decisions (optimistic ``lock_version``: of two people deciding one line exactly
   one wins); when the last line of a round is decided its task is completed, which applies the decisions.
 - The diagram's service operations (review_steps.py): ``review.prepare_deadlines``, ``review.remind``,
-  ``review.escalate``, ``review.apply_default`` (the default decision on silence, ``review_default``: keep | revoke | escalate –
-  "escalate" keeps asking, each deadline period adding one loop iteration) and ``review.apply_decisions``.
+  ``review.escalate``, ``review.apply_default`` (the default decision on silence, ``review_default``:
+  keep | revoke | escalate – "escalate" keeps asking, each deadline period adding one loop iteration) and
+  ``review.apply_decisions``.
 """
 
 from __future__ import annotations
