@@ -459,6 +459,22 @@ def registry_rows(
     return [_row(r, catalog) for r in session.execute(query)], catalog
 
 
+def registry_after(
+    session: Session, scope: Scope, flt: RegistryFilter, *, today: date, after_id: int = 0, limit: int = 50
+) -> list[RegistryRow]:
+    """Keyset page for the integration API: the registry's filters and scope, in id order, after ``after_id``
+    (a stable cursor while rows are added or change; the filter's sort and page are ignored)."""
+    catalog = Catalog.load(session, scope.organisation_id)
+    query = (
+        select(*_COLUMNS)
+        .join(Person, Person.id == Authorization.holder_id)
+        .where(*_conditions(scope, flt, catalog, today, session), Authorization.id > after_id)
+        .order_by(Authorization.id.asc())
+        .limit(limit)
+    )
+    return [_row(r, catalog) for r in session.execute(query)]
+
+
 def _row(r, catalog: Catalog) -> RegistryRow:
     code = catalog.codes[r.code_id]
     return RegistryRow(

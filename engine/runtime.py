@@ -76,28 +76,54 @@ class Host:
         """Start an authorization request for ``holder_id`` and submit its first form, atomically."""
         return self.start_process(REQUEST_PROCESS, actor_id, holder_id, data)
 
-    def start_process(self, process_id: str, actor_id: int, subject_id: int, data: FormData) -> StepResult:
+    def start_request_for(self, organisation_id: int, holder_id: int, data: FormData, *, via: dict) -> StepResult:
+        """Start a request on the holder's behalf for an integration (no person signed in): the instance is
+        started by the system (``started_by`` empty), the holder's first form is submitted with their data,
+        and ``via`` (e.g. ``{"api_token": 3}``) is recorded in the audit. Same form validation as in the UI."""
+        return self.start_process(REQUEST_PROCESS, None, holder_id, data, organisation_id=organisation_id, via=via)
+
+    def start_process(
+        self,
+        process_id: str,
+        actor_id: int | None,
+        subject_id: int,
+        data: FormData,
+        *,
+        organisation_id: int | None = None,
+        via: dict | None = None,
+    ) -> StepResult:
         now = self.clock()
         with self._command() as session:
-            actor = self._person(session, actor_id)
-            subject = session.get(Person, subject_id)
-            if subject is None or subject.organisation_id != actor.organisation_id or not subject.active:
-                raise NotFoundError("person not found")
-            if actor.id != subject.id and subject.supervisor_id != actor.id:
-                raise NotAllowedError("only the person or their supervisor may start a request for them")
+            if actor_id is None:  # the system on the subject's behalf (integration API)
+                if organisation_id is None:
+                    raise NotAllowedError("a start without a person needs the organisation")
+                subject = session.get(Person, subject_id)
+                if subject is None or subject.organisation_id != organisation_id or not subject.active:
+                    raise NotFoundError("person not found")
+                actor = subject
+            else:
+                actor = self._person(session, actor_id)
+                subject = session.get(Person, subject_id)
+                if subject is None or subject.organisation_id != actor.organisation_id or not subject.active:
+                    raise NotFoundError("person not found")
+                if actor.id != subject.id and subject.supervisor_id != actor.id:
+                    raise NotAllowedError("only the person or their supervisor may start a request for them")
             loaded = self.specs.latest(session, process_id)
             org = session.get(Organisation, actor.organisation_id)
-            instance, wf = self._new_instance(session, org.id, loaded, subject.id, actor.id, now)
+            instance, wf = self._new_instance(session, org.id, loaded, subject.id, actor_id, now)
             wf.data.update(self._initial_data(org, subject, actor))
             wf.task_tree.data.update(wf.data)
             self._run(session, instance, wf, actor.id, now, lambda w: None)
+            details = {"process": process_id, "version": loaded.version, "subject": subject.id}
+            if via:
+                details["via"] = via
             audit.record(
                 session,
                 org.id,
                 "process.started",
-                actor_id=actor.id,
+                actor_id=actor_id,
                 instance_id=instance.id,
-                details={"process": process_id, "version": loaded.version, "subject": subject.id},
+                details=details,
                 at=now,
             )
             ready = tasks.sync(session, instance, wf, loaded, now, new=True)

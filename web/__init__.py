@@ -10,8 +10,8 @@ from flask import Flask
 from engine.config import Settings
 from engine.runtime import Host
 
-from . import auth, errors, i18n, labels, security
-from .views import hr, imports, main, notifications, registry, requests, reviews, revocations, tasks
+from . import api, auth, errors, i18n, labels, security
+from .views import api_admin, hr, imports, main, notifications, registry, requests, reviews, revocations, tasks
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -40,7 +40,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     errors.init_app(app)
     for blueprint in (
         main.bp, auth.bp, tasks.bp, requests.bp, registry.bp, imports.bp, reviews.bp, revocations.bp, hr.bp,
-        notifications.bp,
+        notifications.bp, api.bp, api_admin.bp,
     ):
         app.register_blueprint(blueprint)
     return app

@@ -62,6 +62,10 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(err):
+        if request.path.startswith("/api/v1/"):  # outside the API's views (no route): still problem details
+            from .api import Problem, problem_response
+
+            return problem_response(Problem(err.code or 500, err.name, err.description or ""))
         if err.code in _messages():
             return render_error(err.code)
         return err

@@ -1,5 +1,6 @@
 """SQLAlchemy tables. Every row carries its organisation (the tenant)."""
 
+from .api import ApiIdempotencyKey, ApiToken
 from .audit import AuditEvent
 from .base import Base
 from .directory import Organisation, Person, PersonRole, Unit
@@ -25,6 +26,8 @@ from .workflow import (
 )
 
 __all__ = [
+    "ApiIdempotencyKey",
+    "ApiToken",
     "AuditEvent",
     "Authorization",
     "AuthorizationCategory",
