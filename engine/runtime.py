@@ -267,14 +267,7 @@ class Host:
         """The pääkäyttäjä retries an instance in error: its timers are looked at again now."""
         now = self.clock()
         with self._command() as session:
-            actor = self._person(session, actor_id)
-            instance = self._lock_instance(session, instance_id)
-            if instance.organisation_id != actor.organisation_id:
-                raise NotFoundError("process not found")
-            if not queries.user(session, actor.id).has("administrator"):
-                raise NotAllowedError("only a pääkäyttäjä may retry a process")
-            if instance.status != InstanceStatus.ERROR.value:
-                raise TaskConflictError("the process is not in error")
+            actor, instance = self.lock_errored_instance(session, actor_id, instance_id)
             loaded = self.specs.get(session, instance.spec_version_id)
             wf = self._load(instance, loaded)
             self._run(session, instance, wf, actor.id, now, lambda w: w.refresh_timers())
@@ -283,6 +276,18 @@ class Host:
             instance.error = ""
             audit.record(session, instance.organisation_id, "process.retried", actor_id=actor.id,
                          instance_id=instance.id, at=now)
+
+    def lock_errored_instance(self, session, actor_id: int, instance_id: int) -> tuple[Person, ProcessInstance]:
+        """An instance in error, locked, for a pääkäyttäjä of its organisation to retry or resolve."""
+        actor = self._person(session, actor_id)
+        instance = self._lock_instance(session, instance_id)
+        if instance.organisation_id != actor.organisation_id:
+            raise NotFoundError("process not found")
+        if not queries.user(session, actor.id).has("administrator"):
+            raise NotAllowedError("only a pääkäyttäjä may retry or resolve a process")
+        if instance.status != InstanceStatus.ERROR.value:
+            raise TaskConflictError("the process is not in error")
+        return actor, instance
 
     # -- internals -------------------------------------------------------------------------
     def _complete(self, session, instance, wf, loaded, row, owners, actor, data, now) -> StepResult:

@@ -13,9 +13,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import update
 
-from . import audit, hr_events, lifecycle, notifications, queries, review
+from . import audit, hr_events, lifecycle, notifications, review
 from .clock import local_date
-from .errors import NotAllowedError, NotFoundError, TaskConflictError
 from .models import Authorization, HumanTask, InstanceStatus, TaskStatus
 
 TIMER_BATCH = 200
@@ -96,14 +95,7 @@ def resolve_instance(host, actor_id: int, instance_id: int, note: str = "") -> N
     are cancelled, authorizations no longer show it as under way, and the audit trail says who and why."""
     now = host.clock()
     with host._command() as session:
-        actor = host._person(session, actor_id)
-        instance = host._lock_instance(session, instance_id)
-        if instance.organisation_id != actor.organisation_id:
-            raise NotFoundError("process not found")
-        if not queries.user(session, actor.id).has("administrator"):
-            raise NotAllowedError("only a pääkäyttäjä may resolve a process")
-        if instance.status != InstanceStatus.ERROR.value:
-            raise TaskConflictError("the process is not in error")
+        actor, instance = host.lock_errored_instance(session, actor_id, instance_id)
         instance.status = InstanceStatus.COMPLETE.value
         instance.outcome = "resolved"
         instance.completed_at = now

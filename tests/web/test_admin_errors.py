@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import shutil
 from datetime import timedelta
 from pathlib import Path
@@ -12,22 +11,12 @@ import pytest
 from sqlalchemy import select
 
 from engine import scheduler
-from engine.errors import EngineError
 from engine.models import AuditEvent, ProcessInstance
-from engine.operations import OperationContext, operation
 from engine.runtime import Host
 from tests.conftest import Web, request_form
+from tests.engine.test_scheduler import check_data  # noqa: F401  (registers the test.check_data operation)
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@operation("test.check_data")
-def check_data(ctx: OperationContext):
-    """Test only: refuses data whose justification contains the word in TEST_BROKEN_WORD (default "rikki")."""
-    word = os.environ.get("TEST_BROKEN_WORD", "rikki")
-    if word in str(ctx.data.get("justification", "")):
-        raise EngineError(f"the justification does not validate: it contains {word!r}")
-    return None
 
 
 @pytest.fixture
