@@ -23,7 +23,7 @@ from . import audit
 from .errors import NotFoundError
 from .models import ApiIdempotencyKey, ApiToken
 
-SCOPES = ("read", "hr-events", "requests")
+SCOPES = ("read", "hr-events", "requests", "catalog")  # catalog: PATCH /codes/<id>
 TOKEN_PREFIX = "vh_"
 IDEMPOTENCY_HOURS = 24
 

@@ -42,6 +42,18 @@ FLOW_NODES = (
     "parallelGateway",
     "inclusiveGateway",
     "eventBasedGateway",
+    "complexGateway",
+    "transaction",
+    "adHocSubProcess",
+)
+# Other places SpiffWorkflow evaluates an expression (conditions and timers are checked on their own)
+EXPRESSION_TAGS = (
+    f"{{{BPMN}}}condition",
+    f"{{{BPMN}}}loopCardinality",
+    f"{{{BPMN}}}completionCondition",
+    f"{{{BPMN}}}loopCondition",
+    f"{{{BPMN}}}messagePath",
+    f"{{{SPIFF}}}messagePayload",
 )
 LANE_ID = re.compile(r"^lane_(?P<role>[a-z_]+)$")
 ISO_LOOKING = re.compile(r"^(R\d*/)?P[0-9TWDHMSY]+$")
@@ -75,8 +87,9 @@ def check_diagram(data: bytes, filename: str, read_form: FormReader) -> tuple[li
     """All problems of one diagram; also the parsed tree when it could be parsed."""
     try:
         root = parse_xml(data)
+        data.decode("utf-8")  # versions are stored as text
     except (ValueError, etree.XMLSyntaxError) as err:
-        return [Problem(filename, "document", f"not safe, well-formed XML: {err}")], None
+        return [Problem(filename, "document", f"not safe, well-formed UTF-8 XML: {err}")], None
     if root.tag != f"{{{BPMN}}}definitions":
         return [Problem(filename, "document", "the root is not a BPMN 2.0 <definitions> element")], None
     try:
@@ -131,13 +144,25 @@ def _check_flows(root, filename, _read) -> list[Problem]:
                 side = "targetRef" if etree.QName(ref).localname == "incoming" else "sourceRef"
                 if flow is None or flow.get(side) != node_id:
                     problems.append(Problem(filename, _el(node), f"refers to flow {ref.text!r} that does not match"))
-            needs_in = tag not in ("startEvent", "boundaryEvent")
-            needs_out = tag != "endEvent"
+            if _needs_no_flows(node):
+                continue
+            needs_in = tag not in ("startEvent", "boundaryEvent") and not _is_link(node, "intermediateCatchEvent")
+            needs_out = tag != "endEvent" and not _is_link(node, "intermediateThrowEvent")
             if needs_in and incoming[node_id] == 0 and not _in_event_subprocess(node):
                 problems.append(Problem(filename, _el(node), "has no incoming sequence flow"))
             if needs_out and outgoing[node_id] == 0:
                 problems.append(Problem(filename, _el(node), "has no outgoing sequence flow"))
     return problems
+
+
+def _needs_no_flows(node) -> bool:
+    """Event subprocesses and compensation handlers are started by events, not by sequence flow."""
+    return node.get("triggeredByEvent") == "true" or node.get("isForCompensation") == "true"
+
+
+def _is_link(node, tag: str) -> bool:
+    """A link event pair stands for a flow: the throw needs no outgoing, the catch no incoming flow."""
+    return etree.QName(node).localname == tag and node.find("bpmn:linkEventDefinition", NS) is not None
 
 
 def _in_event_subprocess(node) -> bool:
@@ -198,12 +223,24 @@ def _check_tasks(root, filename, read_form) -> list[Problem]:
         if op is None:
             problems.append(Problem(filename, _el(task), f"service operation {operator.get('id')!r} does not exist"))
             continue
+        given = {param.get("id") for param in operator.iter(f"{{{SPIFF}}}parameter")}
+        for missing in [p for p in _required_params(op) if p not in given]:
+            problems.append(Problem(filename, _el(task), f"{op.name} needs the parameter {missing!r}"))
         for param in operator.iter(f"{{{SPIFF}}}parameter"):
             if param.get("id") not in op.params:
                 problems.append(Problem(filename, _el(task), f"{op.name} has no parameter {param.get('id')!r}"))
             for found in expressions.problems(param.get("value") or ""):
                 problems.append(Problem(filename, _el(task), f"parameter {param.get('id')!r}: {found}"))
     return problems
+
+
+def _required_params(op) -> list[str]:
+    import inspect
+
+    params = inspect.signature(op.func).parameters
+    return [
+        n for n in op.params if params[n].default is inspect.Parameter.empty and params[n].kind.name != "VAR_KEYWORD"
+    ]
 
 
 def _check_form(filename, task, form_file, read_form, is_schema) -> list[Problem]:
@@ -222,6 +259,17 @@ def _check_expressions(root, filename, _read) -> list[Problem]:
     for cond in root.iter(f"{{{BPMN}}}conditionExpression"):
         for found in expressions.problems(cond.text or ""):
             problems.append(Problem(filename, _el(cond.getparent()), f"condition: {found}"))
+    for node in root.iter(*EXPRESSION_TAGS):
+        owner = next((a for a in node.iterancestors() if a.get("id")), root)
+        tag = etree.QName(node).localname
+        problems += [
+            Problem(filename, _el(owner), f"{tag}: {found}") for found in expressions.problems(node.text or "")
+        ]
+    for definition in root.iter(f"{{{BPMN}}}timerEventDefinition"):
+        if not any(definition.find(f"bpmn:{tag}", NS) is not None for tag in ("timeDate", "timeDuration", "timeCycle")):
+            problems.append(
+                Problem(filename, _el(definition.getparent()), "timer has no timeDate, timeDuration or timeCycle")
+            )
     for tag in ("timeDate", "timeDuration", "timeCycle"):
         for timer in root.iter(f"{{{BPMN}}}{tag}"):
             event = timer.getparent().getparent()

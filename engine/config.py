@@ -25,6 +25,7 @@ class Settings:
     smtp_password: str = ""
     smtp_sender: str = "valtuushallinta@localhost"
     base_url: str = "http://127.0.0.1:5000"
+    webhook_allow_http: bool = False  # plain http webhook URLs (a test receiver, an internal network): off by default
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -52,6 +53,8 @@ class Settings:
                 kwargs[f"smtp_{key}"] = env[f"VALTUUS_SMTP_{key.upper()}"]
         if env.get("VALTUUS_BASE_URL"):
             kwargs["base_url"] = env["VALTUUS_BASE_URL"].rstrip("/")
+        if env.get("VALTUUS_WEBHOOK_ALLOW_HTTP", "0") == "1":
+            kwargs["webhook_allow_http"] = True
         return cls(**kwargs)
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from .errors import EngineError
 from .models import Organisation, Person, PersonRole, ProcessInstance, Unit
 
-LANE_ROLES = ("employee", "supervisor", "director", "administrator", "reviewer")
+LANE_ROLES = ("employee", "supervisor", "director", "administrator", "reviewer", "process_owner")
 ASSIGNED_ROLES = ("administrator", "process_owner")
 
 
@@ -117,6 +117,8 @@ def potential_owners(session: Session, role: str, instance: ProcessInstance, dat
             )
         )
         return [i for i in wanted if i in found]
+    if role == "process_owner":
+        return process_owners(session, instance)
     holder = session.get(Person, instance.subject_person_id) if instance.subject_person_id else None
     if holder is None:
         return administrators(session, instance.organisation_id) if role == "administrator" else []
@@ -132,6 +134,24 @@ def potential_owners(session: Session, role: str, instance: ProcessInstance, dat
     if role == "administrator":
         return [pid for pid in administrators(session, instance.organisation_id) if pid != holder.id]
     raise EngineError(f"lane role {role!r} is unknown")
+
+
+def process_owners(session: Session, instance: ProcessInstance) -> list[int]:
+    """The organisation's active people with the assigned role process_owner, and the pääkäyttäjä who started the
+    process (so that whoever proposed a code can carry it on). Without either, the pääkäyttäjät."""
+    with_role = select(PersonRole.person_id).where(PersonRole.role == "process_owner")
+    owners = list(
+        session.scalars(
+            select(Person.id)
+            .where(Person.organisation_id == instance.organisation_id, Person.active.is_(True))
+            .where(Person.id.in_(with_role))
+            .order_by(Person.id)
+        )
+    )
+    admins = administrators(session, instance.organisation_id)
+    if instance.started_by_id in admins and instance.started_by_id not in owners:
+        owners.append(instance.started_by_id)
+    return owners or admins
 
 
 def directed_unit_ids(session: Session, person: Person) -> set[int]:

@@ -1,6 +1,7 @@
 """HR events (joiner, mover, leaver) from the municipality's HR system, each applied once by its id.
 
-- **joiner** (employment starts): creates the person in the unit, or reactivates them. No authorizations.
+- **joiner** (employment starts): creates the person in the unit, or reactivates them. No authorizations; a job
+  title matching a role profile asks the supervisor to confirm a suggested request (role_profile_steps.py).
 - **mover** (unit changes): the person's unit changes (the registry lists follow) and everything they hold is put
   into review at once, so the new unit's director decides whether it is still needed.
 - **leaver** (employment ends): every active authorization they hold goes to revocation, effective on the end
@@ -24,7 +25,7 @@ from sqlalchemy import and_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
-from . import audit, review, revocation
+from . import audit, review, revocation, role_profile_steps
 from .clock import local_date
 from .models import Authorization, AuthorizationStatus, HrEvent, Organisation, Person, Unit
 from .registry import sync_holders
@@ -168,6 +169,10 @@ def _apply(host, session: Session, organisation_id: int, event: Event, now: date
     result: dict = {"event_id": event.event_id, "type": event.kind, "status": "applied", "date": str(event.day)}
     if event.kind == "joiner":
         person = _joiner(session, organisation_id, event, person, result, now)
+        suggestion = role_profile_steps.suggest_for_joiner(host, session, organisation_id, person, event.title,
+                                                           event.day)
+        if suggestion is not None:  # the title matches a role profile: the supervisor confirms a request
+            result["suggestion"] = suggestion
     elif person is None:
         raise EventRejected(f"no person with the e-mail {event.email} in this organisation")
     elif event.kind == "mover":

@@ -63,6 +63,7 @@ KINDS = (
     "expiry_soon",
     "review_opened",
     "authorization_revoked",
+    "code_withdrawn",
 )
 LANGUAGES = ("fi", "sv", "en")
 MODES = ("immediate", "daily")

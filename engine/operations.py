@@ -64,6 +64,6 @@ def call(ctx: OperationContext, name: str, params: dict):
 
 def load_all() -> dict[str, Operation]:
     """Import the modules that define operations (kept explicit: no import-time magic elsewhere)."""
-    from . import registry, review_steps, revocation  # noqa: F401
+    from . import code_introduction, registry, review_steps, revocation, role_profile_steps  # noqa: F401
 
     return OPERATIONS

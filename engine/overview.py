@@ -13,6 +13,7 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session, aliased
@@ -676,6 +677,7 @@ class CodeView:
     holders_by_unit: list[tuple[Unit | None, list[RegistryRow]]]
     open_requests: int
     holders_visible: bool
+    related: Any = None  # catalog_read.Related: what it replaces, what replaces it, what it is confused with
 
 
 def code_view(session: Session, scope: Scope, code_id: int, *, today: date, language: str = "fi") -> CodeView:
@@ -683,8 +685,11 @@ def code_view(session: Session, scope: Scope, code_id: int, *, today: date, lang
     if code is None or code.organisation_id != scope.organisation_id:
         raise NotFoundError("code not found")
     category = session.get(AuthorizationCategory, code.category_id) if code.category_id else None
+    from .catalog_read import related
+
+    links = related(session, code)
     if scope.is_personal:  # anyone may read what a code means; only managers see who holds it
-        return CodeView(code, category, [], 0, False)
+        return CodeView(code, category, [], 0, False, links)
     rows, _catalog = registry_rows(
         session, scope, RegistryFilter(code=code.id, sort="unit"), today=today, language=language
     )
@@ -694,7 +699,9 @@ def code_view(session: Session, scope: Scope, code_id: int, *, today: date, lang
             continue
         key = row.unit.id if row.unit else None
         groups.setdefault(key, (row.unit, []))[1].append(row)
-    return CodeView(code, category, list(groups.values()), sum(r.status in OPEN_STATUSES for r in rows), True)
+    return CodeView(
+        code, category, list(groups.values()), sum(r.status in OPEN_STATUSES for r in rows), True, links
+    )
 
 
 def people_choices(session: Session, scope: Scope) -> list[tuple[int, str]]:

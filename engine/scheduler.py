@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import update
 
-from . import audit, hr_events, lifecycle, notifications, review
+from . import audit, hr_events, lifecycle, notifications, review, webhook_delivery
 from .clock import local_date
 from .models import Authorization, HumanTask, InstanceStatus, TaskStatus
 
@@ -51,7 +51,7 @@ def tick(host, now: datetime | None = None, *, force: bool = False) -> dict:
     now = now or host.clock()
     counts: dict = {
         "timers_fired": 0, "expired": 0, "renewals_offered": 0, "review_rounds": 0, "leavers_deactivated": 0,
-        "emails_sent": 0, "failed": [],
+        "emails_sent": 0, "webhooks_sent": 0, "failed": [],
     }
 
     def part(name: str, run) -> None:
@@ -77,6 +77,9 @@ def tick(host, now: datetime | None = None, *, force: bool = False) -> dict:
         notifications.queue_digests(host, now)
         counts["emails_sent"] = notifications.deliver(host, getattr(host, "settings", None), now)["sent"]
 
+    def hooks():  # every sweep: registry events to the organisations' webhook endpoints
+        counts["webhooks_sent"] = webhook_delivery.deliver(host, now)["sent"]
+
     part("timers", timers)
     counts["calendar"] = force or _calendar_due(host, now)
     if counts["calendar"]:
@@ -87,6 +90,7 @@ def tick(host, now: datetime | None = None, *, force: bool = False) -> dict:
         if len(counts["failed"]) == failed:  # a failed part is tried again on the next sweep
             host._calendar_swept_at = now
     part("delivery", delivery)  # last: what this sweep's parts notified goes out in the same sweep
+    part("webhooks", hooks)
     return counts
 
 

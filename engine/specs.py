@@ -1,15 +1,26 @@
 """Process spec versions: read diagrams with their forms, check them, store them once per
-content hash, and keep each version parsed in memory (parsing costs ~1 ms; a lookup ~1 µs)."""
+content hash, and keep each version parsed in memory (parsing costs ~1 ms; a lookup ~1 µs).
+
+Which version new instances start: the newest (highest version number) of the process. Versions come from two
+places – the shipped files in processes/ (synced at every start) and deployments by process owners
+(engine/process_versions.py). Syncing stores a shipped file only when its content (diagram + forms) is new, so an
+unchanged shipped file never displaces a version deployed after it: it is found by its hash and nothing happens.
+A shipped file whose content changed (a software update) becomes the newest version – also over a deployed one,
+because the software may need it; then it is not silent: the new version's ``changes`` names the deployed version
+it supersedes (``supersedes``), the sync logs a warning and the audit trail of every organisation records it.
+Running instances always stay on the version they started with.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .checks import BPMN, LANE_ID, NS, SPIFF, Problem, check_diagram
@@ -84,8 +95,12 @@ def read_bundle(path: Path, forms_dir: Path) -> Bundle:
     if problems:
         raise DiagramError(problems)
     process = root.find("bpmn:process", NS)
-    digest = hashlib.sha256(data + b"\0" + json.dumps(forms, sort_keys=True).encode()).hexdigest()
-    return Bundle(path, data, forms, process.get("id"), process.get("name") or "", digest)
+    return Bundle(path, data, forms, process.get("id"), process.get("name") or "", content_hash(data, forms))
+
+
+def content_hash(data: bytes, forms: dict) -> str:
+    """The identity of a version: the diagram's bytes and its forms' content."""
+    return hashlib.sha256(data + b"\0" + json.dumps(forms, sort_keys=True).encode()).hexdigest()
 
 
 def _parse_problems(data: bytes, forms: dict, filename: str) -> list[Problem]:
@@ -120,25 +135,59 @@ def sync(session: Session, processes_dir: Path, forms_dir: Path) -> list[Process
     return [store(session, b) for b in bundles]
 
 
-def store(session: Session, bundle: Bundle) -> ProcessSpecVersion:
+def latest_row(session: Session, process_id: str) -> ProcessSpecVersion | None:
+    return session.scalar(
+        select(ProcessSpecVersion)
+        .where(ProcessSpecVersion.process_id == process_id)
+        .order_by(ProcessSpecVersion.version.desc())
+        .limit(1)
+    )
+
+
+def store(session: Session, bundle: Bundle, *, deployed_by_id: int | None = None, note: str = "") -> ProcessSpecVersion:
+    """The stored version with the bundle's content: the existing one, or a new newest version (see the
+    module docstring). ``deployed_by_id`` None means shipped in processes/."""
+    from .process_diff import compare
+
     existing = session.scalar(select(ProcessSpecVersion).where(ProcessSpecVersion.content_hash == bundle.content_hash))
     if existing is not None:
         return existing
-    latest = session.scalar(
-        select(func.max(ProcessSpecVersion.version)).where(ProcessSpecVersion.process_id == bundle.process_id)
-    )
+    previous = latest_row(session, bundle.process_id)
+    changes = compare(previous.bpmn, previous.forms, bundle.bpmn, bundle.forms) if previous is not None else None
     row = ProcessSpecVersion(
         process_id=bundle.process_id,
-        version=(latest or 0) + 1,
+        version=(previous.version if previous is not None else 0) + 1,
         content_hash=bundle.content_hash,
         name=bundle.name,
         bpmn=bundle.bpmn.decode("utf-8"),
         forms=bundle.forms,
         source=str(bundle.path.name),
+        deployed_by_id=deployed_by_id,
+        change_note=note,
+        changes=changes,
     )
+    if previous is not None and previous.deployed_by_id is not None and deployed_by_id is None:
+        row.changes = changes | {"supersedes": previous.version}
+        _shipped_supersedes(session, row, previous)
     session.add(row)
     session.flush()
     return row
+
+
+def _shipped_supersedes(session: Session, row: ProcessSpecVersion, previous: ProcessSpecVersion) -> None:
+    """A changed shipped file replaces a deployed version as the newest: say so loudly."""
+    from . import audit
+    from .models import Organisation
+
+    logging.getLogger("valtuus.processes").warning(
+        "%s: the changed shipped file becomes version %d, superseding version %d deployed by a process owner",
+        row.process_id,
+        row.version,
+        previous.version,
+    )
+    details = {"process_id": row.process_id, "version": row.version, "supersedes": previous.version}
+    for org_id in session.scalars(select(Organisation.id)):
+        audit.record(session, org_id, "process.shipped_version_supersedes_deployed", details=details)
 
 
 class SpecCache:

@@ -11,7 +11,25 @@ from engine.config import Settings
 from engine.runtime import Host
 
 from . import api, auth, errors, i18n, labels, security
-from .views import api_admin, hr, imports, main, notifications, registry, requests, reviews, revocations, tasks
+from .views import (
+    api_admin,
+    audit,
+    catalog,
+    code_proposals,
+    help,
+    hr,
+    imports,
+    main,
+    notifications,
+    processes,
+    profiles,
+    registry,
+    requests,
+    reviews,
+    revocations,
+    tasks,
+    webhooks,
+)
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -40,7 +58,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     errors.init_app(app)
     for blueprint in (
         main.bp, auth.bp, tasks.bp, requests.bp, registry.bp, imports.bp, reviews.bp, revocations.bp, hr.bp,
-        notifications.bp, api.bp, api_admin.bp,
+        notifications.bp, api.bp, api_admin.bp, webhooks.bp, help.bp, processes.bp, profiles.bp,
+        catalog.bp, audit.bp, code_proposals.bp,
     ):
         app.register_blueprint(blueprint)
     return app

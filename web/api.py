@@ -1,10 +1,11 @@
 """The integration API /api/v1: JSON for other systems, authenticated with ``Authorization: Bearer <token>``.
 
 Tokens are created by the pääkäyttäjä at /admin/api-tokens (engine/api_tokens.py); each belongs to one
-organisation and carries scopes: ``read`` (the GET endpoints), ``hr-events`` (POST /hr-events) and ``requests``
-(POST /requests). Errors are RFC 9457 problem details. Lists are keyset-paginated by id with an opaque cursor.
-Writes accept an ``Idempotency-Key``. Every authenticated call is audited as ``api.call``. The API speaks English
-(no ``_()`` here). The OpenAPI document is generated from the marshmallow schemas below (openapi.json, docs).
+organisation and carries scopes: ``read`` (the GET endpoints), ``hr-events`` (POST /hr-events), ``requests``
+(POST /requests) and ``catalog`` (PATCH /codes/<id>). Errors are RFC 9457 problem details. Lists are
+keyset-paginated by id with an opaque cursor. Writes accept an ``Idempotency-Key``. Every authenticated call is
+audited as ``api.call``. The API speaks English (no ``_()`` here). The OpenAPI document is generated from the
+marshmallow schemas below (openapi.json, docs).
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ from marshmallow import Schema, ValidationError, fields, validate
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
-from engine import api_tokens, audit, hr_events
+from engine import api_tokens, audit, catalog, hr_events
 from engine.clock import local_date
-from engine.errors import FormValidationError, NotAllowedError, NotFoundError
+from engine.errors import ConflictError, FormValidationError, NotAllowedError, NotFoundError
 from engine.models import (
     AuthorizationCategory,
     AuthorizationCode,
@@ -133,8 +134,34 @@ class CodeSchema(Schema):
     description = LocalizedField()
     agency = fields.String()
     mandate_type = fields.String()
-    status = fields.String()
+    status = fields.String(metadata={"description": "draft, active, hidden (no new requests) or withdrawn"})
     category = fields.Nested(RefSchema, allow_none=True)
+    services = fields.List(fields.String(), metadata={"description": "the e-services it is used in"})
+    warning = LocalizedField(metadata={"description": "what it is easily confused with"})
+    confusable_with = fields.List(fields.String(), metadata={"description": "keys of codes it is confused with"})
+    replaces_id = fields.Integer(allow_none=True)
+    replaced_by_id = fields.Integer(allow_none=True)
+    verified = fields.Boolean()
+    description_verified = fields.Boolean()
+    withdrawn_on = fields.Date(allow_none=True)
+
+
+class CodePatchSchema(Schema):
+    """Fields to change (scope catalog). key, name and description are refused (409) once any authorization
+    uses the code: a changed code is a new code that replaces it."""
+
+    key = fields.String(validate=validate.Length(1, 100))
+    name = LocalizedField()
+    description = LocalizedField()
+    agency = fields.String(validate=validate.Length(0, 100))
+    mandate_type = fields.String(validate=validate.OneOf(["transaction", "granting_right", "representation",
+                                                          "representative_granting_right"]))
+    category_id = fields.Integer(strict=True, allow_none=True, validate=validate.Range(1, 2**31 - 1))
+    services = fields.List(fields.String(validate=validate.Length(0, 200)), validate=validate.Length(0, 50))
+    warning = LocalizedField()
+    confusable_with = fields.List(fields.String(validate=validate.Length(1, 100)), validate=validate.Length(0, 20))
+    verified = fields.Boolean(truthy={True}, falsy={False})
+    description_verified = fields.Boolean(truthy={True}, falsy={False})
 
 
 class TaskSchema(Schema):
@@ -211,7 +238,7 @@ class RequestStartedSchema(Schema):
 
 SCHEMAS = [
     ProblemSchema, AuthorizationSchema, PersonSchema, PersonDetailSchema, UnitSchema, CodeSchema, TaskSchema,
-    AuthorizationPage, PersonPage, UnitPage, CodePage, TaskPage, HrEventSchema, HrEventResultSchema,
+    AuthorizationPage, PersonPage, UnitPage, CodePage, TaskPage, HrEventSchema, HrEventResultSchema, CodePatchSchema,
     RequestStartSchema, RequestStartedSchema,
 ]
 
@@ -299,7 +326,11 @@ def _authenticate():
         return None
     with host().db.reader() as session:
         caller = api_tokens.authenticate(session, _bearer())
-    if caller is None:
+    if caller is None:  # no organisation to audit it under: the server log keeps it (an operator watches for floods)
+        current_app.logger.warning(
+            "API call refused without a valid token: %s %s from %s", request.method, request.path,
+            request.remote_addr,
+        )
         return problem_response(
             Problem(
                 401, "Unauthorized", "a valid bearer token is required",
@@ -529,12 +560,48 @@ def codes():
             .order_by(AuthorizationCode.id)
             .limit(limit + 1)
         ).all()
-        items = [
-            {"id": c.id, "key": c.key, "name": c.name or {}, "description": c.description or {}, "agency": c.agency,
-             "mandate_type": c.mandate_type, "status": c.status, "category": _ref(categories.get(c.category_id))}
-            for c in found
-        ]
+        items = [_code(c, categories.get(c.category_id)) for c in found]
     return _page(items, limit, lambda item: item["id"], CodePage)
+
+
+def _code(c: AuthorizationCode, category) -> dict:
+    return {
+        "id": c.id, "key": c.key, "name": c.name or {}, "description": c.description or {}, "agency": c.agency,
+        "mandate_type": c.mandate_type, "status": c.status, "category": _ref(category),
+        "services": c.services or [], "warning": c.warning or {}, "confusable_with": c.confusable_with or [],
+        "replaces_id": c.replaces_id, "replaced_by_id": c.replaced_by_id, "verified": bool(c.verified),
+        "description_verified": bool(c.description_verified), "withdrawn_on": c.withdrawn_on,
+    }
+
+
+@bp.patch("/codes/<int:code_id>")
+@requires("catalog")
+def update_code(code_id: int):
+    """Change a code's fields (scope catalog); 409 when key, name or description would change on a code in use."""
+    body = _json_body()
+    try:
+        changes = CodePatchSchema().load(body)
+    except ValidationError as err:
+        raise validation_problem(_field_errors(err.messages)) from err
+    caller = g.api_caller
+    if not 1 <= code_id <= MAX_ID:
+        raise Problem(404, "Not Found", "no such code in this organisation")
+    try:
+        with host().db.unit_of_work() as session:
+            code = catalog.update_code(session, caller.organisation_id, code_id, changes, actor_id=None,
+                                       now=host().clock(), via={"api_token": caller.token_id, "name": caller.name})
+            item = _code(code, session.get(AuthorizationCategory, code.category_id) if code.category_id else None)
+    except NotFoundError as err:
+        raise Problem(404, "Not Found", "no such code in this organisation") from err
+    except catalog.CodeInUseError as err:
+        raise Problem(409, "Code in use", "authorizations use this code: its key, name and description cannot "
+                      "change; create a new code that replaces it", fields=err.params.get("fields", []),
+                      authorizations=err.params.get("authorizations", 0)) from err
+    except catalog.CatalogInputError as err:
+        raise validation_problem([{"field": err.params.get("field", ""), "message": str(err)}]) from err
+    except ConflictError as err:
+        raise Problem(409, "Conflict", str(err)) from err
+    return CodeSchema().dump(item)
 
 
 @bp.get("/tasks")
@@ -691,7 +758,7 @@ def _paths() -> list[tuple[str, str, dict]]:
 
     def problems(*codes: int) -> dict:
         names = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-                 422: "Validation failed", 429: "Too Many Requests"}
+                 409: "Conflict", 422: "Validation failed", 429: "Too Many Requests"}
         return {str(c): {"description": names[c], "content": {PROBLEM: {"schema": "ProblemSchema"}}} for c in codes}
 
     def page_params(filters: bool = False) -> list[dict]:
@@ -728,6 +795,11 @@ def _paths() -> list[tuple[str, str, dict]]:
                            "responses": {**ok("UnitPage"), **read, **problems(422)}}),
         ("/codes", "get", {"summary": "Authorization codes", "parameters": page_params(),
                            "responses": {**ok("CodePage"), **read, **problems(422)}}),
+        ("/codes/{code_id}", "patch", {
+            "summary": "Change a code (scope catalog); key, name and description are fixed once the code is in use",
+            "parameters": by_id("code_id"),
+            "requestBody": {"required": True, "content": {"application/json": {"schema": "CodePatchSchema"}}},
+            "responses": {**ok("CodeSchema"), **read, **problems(400, 404, 409, 422)}}),
         ("/tasks", "get", {"summary": "Open human tasks", "parameters": page_params(),
                            "responses": {**ok("TaskPage"), **read, **problems(422)}}),
         ("/hr-events", "post", {
@@ -748,7 +820,7 @@ def openapi_spec() -> dict:
         openapi_version="3.0.3",
         plugins=[MarshmallowPlugin()],
         info={"description": "Suomi.fi e-authorizations of the organisation. Bearer token with scopes "
-                             "read, hr-events, requests. Errors are RFC 9457 problem details."},
+                             "read, hr-events, requests, catalog. Errors are RFC 9457 problem details."},
         servers=[{"url": "/api/v1"}],
     )
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})

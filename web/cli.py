@@ -12,11 +12,8 @@ from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from engine import migrate
-from engine.checks import check_diagram
 from engine.demo import load_demo
 from engine.errors import DiagramError
-from engine.forms import read_form_file
-from engine.specs import diagram_files
 
 
 def _create_app():
@@ -126,30 +123,6 @@ def demo():
         added = load_demo_authorizations(session, org, utcnow())
         click.echo(f"demo organisation {org.key} loaded" + (f" with {added} existing authorizations" if added else ""))
     host.db.optimize()
-
-
-@main.group()
-def processes():
-    """Process diagrams."""
-
-
-@processes.command("check")
-@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False))
-@with_appcontext
-def processes_check(files):
-    """Check diagrams (default: every diagram in processes/). Exit 1 when any problem is found."""
-    settings = _host().settings
-    paths = [__import__("pathlib").Path(f) for f in files] or diagram_files(settings.processes_dir)
-    failed = 0
-    for path in paths:
-        problems, _root = check_diagram(
-            path.read_bytes(), path.name, lambda name: read_form_file(settings.forms_dir, name)
-        )
-        for problem in problems:
-            click.echo(f"error: {problem}", err=True)
-        failed += bool(problems)
-        click.echo(f"{path}: {'FAILED' if problems else 'ok'}")
-    sys.exit(1 if failed else 0)
 
 
 def message(issue, language: str) -> str:
@@ -384,4 +357,4 @@ def export(file, organisation_key, status, unit_key, expiring, overdue, no_end):
     click.echo(f"{len(table)} authorizations written to {path}")
 
 
-from . import cli_lifecycle  # noqa: E402,F401  (registers the lifecycle commands on the group)
+from . import cli_audit, cli_catalog, cli_lifecycle, cli_processes  # noqa: E402,F401  (they register commands)

@@ -103,6 +103,31 @@ def action_label(value: str) -> str:
         "process.error": _("Process stopped in error"),
         "process.retried": _("Process retried"),
         "process.resolved": _("Process closed as resolved"),
+        "process.deployed": _("New process version deployed"),
+        "process.shipped_version_supersedes_deployed": _("A shipped process version replaced a deployed one"),
+        "code_introduction.proposed": _("Code proposal drafted"),
+        "code_introduction.corrected": _("Code proposal corrected"),
+        "code_introduction.sent_to_dvv": _("Sent to DVV for validation"),
+        "code_introduction.validated": _("DVV's validation result recorded"),
+        "code_introduction.customer_test": _("Taken into the customer test environment"),
+        "code_introduction.production_agreed": _("Production date agreed"),
+        "code_introduction.production_postponed": _("Production postponed"),
+        "code_introduction.in_production": _("Code in production"),
+        "role_profile.created": _("Role profile created"),
+        "role_profile.updated": _("Role profile changed"),
+        "role_profile.codes_set": _("Role profile's codes changed"),
+        "role_profile.suggested": _("Request suggested from the role profile"),
+        "role_profile.request_started": _("Suggested request started"),
+        "catalog.code_created": _("Authorization code created"),
+        "catalog.code_updated": _("Authorization code changed"),
+        "catalog.code_replaced": _("Authorization code replaced by a new one"),
+        "catalog.code_withdrawn": _("Authorization code withdrawn"),
+        "catalog.loaded": _("Shipped code catalog loaded"),
+        "webhook.created": _("Webhook address added"),
+        "webhook.deleted": _("Webhook address removed"),
+        "webhook.paused": _("Webhook address paused"),
+        "webhook.resumed": _("Webhook address resumed"),
+        "webhook.secret_rotated": _("Webhook signing secret changed"),
     }.get(value, value)
 
 
@@ -268,4 +293,8 @@ def process_title(process_id: str, instance_id: int) -> str:
         return _("Review #%(id)s", id=instance_id)
     if process_id == "authorization_revocation":
         return _("Revocation #%(id)s", id=instance_id)
+    if process_id == "code_introduction":
+        return _("Code proposal #%(id)s", id=instance_id)
+    if process_id == "role_profile_suggestion":
+        return _("Suggested request #%(id)s", id=instance_id)
     return _("Request #%(id)s", id=instance_id)

@@ -1,10 +1,11 @@
 """SQLAlchemy tables. Every row carries its organisation (the tenant)."""
 
 from .api import ApiIdempotencyKey, ApiToken
-from .audit import AuditEvent
+from .audit import AuditChainHead, AuditEvent
 from .base import Base
 from .directory import Organisation, Person, PersonRole, Unit
 from .notifications import Notification, NotificationPreference, OutboxMessage
+from .profiles import RoleProfile, RoleProfileCode
 from .registry import (
     Authorization,
     AuthorizationCategory,
@@ -16,6 +17,7 @@ from .registry import (
     MandateType,
     ReviewItem,
 )
+from .webhooks import WebhookDelivery, WebhookEndpoint
 from .workflow import (
     HumanTask,
     HumanTaskOwner,
@@ -28,6 +30,7 @@ from .workflow import (
 __all__ = [
     "ApiIdempotencyKey",
     "ApiToken",
+    "AuditChainHead",
     "AuditEvent",
     "Authorization",
     "AuthorizationCategory",
@@ -50,6 +53,10 @@ __all__ = [
     "ProcessInstance",
     "ProcessSpecVersion",
     "ReviewItem",
+    "RoleProfile",
+    "RoleProfileCode",
     "TaskStatus",
     "Unit",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

@@ -37,6 +37,14 @@ class AuthorizationCategory(Base):
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
     key: Mapped[str] = mapped_column(String(64))
     name: Mapped[dict] = mapped_column(JsonType)
+    description: Mapped[dict] = mapped_column(JsonType, default=dict)
+
+
+class CodeStatus(StrEnum):
+    DRAFT = "draft"  # being written: not offered
+    ACTIVE = "active"  # offered in new requests
+    HIDDEN = "hidden"  # withdrawn, policy "hidden": no new requests, existing authorizations stay valid
+    WITHDRAWN = "withdrawn"  # withdrawn, policy "removed": existing authorizations are revoked
 
 
 class AuthorizationCode(Base):
@@ -51,8 +59,17 @@ class AuthorizationCode(Base):
     name: Mapped[dict] = mapped_column(JsonType)
     description: Mapped[dict] = mapped_column(JsonType, default=dict)
     mandate_type: Mapped[str] = mapped_column(String(40), default=MandateType.TRANSACTION.value)
-    status: Mapped[str] = mapped_column(String(16), default="active")
-    verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), default="active")  # a CodeStatus
+    verified: Mapped[bool] = mapped_column(Boolean, default=False)  # the names were checked at the agency's pages
+    description_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    services: Mapped[list] = mapped_column(JsonType, default=list)  # the e-services it is used in, by name
+    warning: Mapped[dict] = mapped_column(JsonType, default=dict)  # {fi, sv, en}: what it is easily confused with
+    confusable_with: Mapped[list] = mapped_column(JsonType, default=list)  # keys of those codes
+    replaces_id: Mapped[int | None] = mapped_column(ForeignKey("authorization_codes.id"))
+    replaced_by_id: Mapped[int | None] = mapped_column(ForeignKey("authorization_codes.id"))
+    withdrawal_policy: Mapped[str | None] = mapped_column(String(16))  # "hidden" | "removed"
+    withdrawn_on: Mapped[date | None] = mapped_column(Date)
+    updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 
     category: Mapped[AuthorizationCategory | None] = relationship()
 

@@ -39,6 +39,9 @@ class ProcessSpecVersion(Base):
     forms: Mapped[dict] = mapped_column(JsonType)  # filename → parsed JSON
     source: Mapped[str] = mapped_column(String(300), default="")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    deployed_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))  # None: shipped in processes/
+    change_note: Mapped[str] = mapped_column(Text, default="", server_default="")
+    changes: Mapped[dict | None] = mapped_column(JsonType)  # engine.process_diff against the previous version
 
 
 class ProcessInstance(Base):

@@ -87,6 +87,12 @@ def test_without_a_token_or_with_an_unknown_one_every_endpoint_answers_401_probl
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
+def test_a_call_refused_for_want_of_a_token_is_logged_with_method_path_and_address(client, caplog):
+    with caplog.at_level("WARNING"):
+        is_problem(client.get("/api/v1/people?x=1", headers=bearer("vh_guess")), 401)
+    assert any("GET /api/v1/people" in r.getMessage() and "127.0.0.1" in r.getMessage() for r in caplog.records)
+
+
 def test_a_revoked_token_is_refused_and_the_hash_alone_is_stored(client, host, org_id):
     token_id, secret = make_token(host, org_id)
     assert client.get("/api/v1/units", headers=bearer(secret)).status_code == 200
@@ -300,12 +306,12 @@ def test_the_openapi_document_is_openapi_3_with_every_path_and_schema(client):
     assert spec["openapi"].startswith("3.") and spec["info"]["title"] and spec["info"]["version"]
     assert set(spec["paths"]) == {
         "/authorizations", "/authorizations/{authorization_id}", "/people", "/people/{person_id}", "/units",
-        "/codes", "/tasks", "/hr-events", "/requests",
+        "/codes", "/codes/{code_id}", "/tasks", "/hr-events", "/requests",
     }
     schemas = spec["components"]["schemas"]
     for path, operations in spec["paths"].items():
         for method, operation in operations.items():
-            assert method in ("get", "post") and operation["responses"]
+            assert method in ("get", "post", "patch") and operation["responses"]
             for status, response in operation["responses"].items():
                 assert status.isdigit() and response["description"]
                 for content in response.get("content", {}).values():

@@ -134,3 +134,19 @@ def test_the_holder_follows_the_revocation_to_its_end_on_the_process_page(web, h
     assert "badge-complete" in page
     with host.db.reader() as s:
         assert s.get(ProcessInstance, instance_id).outcome == "end_revoked"
+
+
+def test_the_task_page_draws_its_process_with_the_current_step_and_serves_the_diagram_to_its_owner_only(
+    web, host, held, people
+):
+    web.login("employee")
+    instance_id = int(ask(web, held).headers["Location"].rsplit("/", 1)[1])
+    with host.db.reader() as s:
+        task = s.scalar(select(HumanTask).where(HumanTask.instance_id == instance_id, HumanTask.status == "ready"))
+    web.login("admin")
+    page = web.client.get(f"/tasks/{task.id}").get_data(as_text=True)
+    assert f'data-current="{task.bpmn_id}"' in page and f'data-src="/tasks/{task.id}/diagram.bpmn"' in page
+    diagram = web.client.get(f"/tasks/{task.id}/diagram.bpmn")
+    assert diagram.mimetype == "application/xml" and b'id="authorization_revocation"' in diagram.data
+    web.login("anstalld")  # a colleague with no part in it
+    assert web.client.get(f"/tasks/{task.id}/diagram.bpmn").status_code in (403, 404)

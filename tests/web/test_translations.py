@@ -69,7 +69,12 @@ def test_every_translation_keeps_the_placeholders_of_its_msgid(lang):
         if not message.id:
             continue
         expected = set().union(*(placeholders(f) for f in forms(message.id)))
-        for translation in forms(message.string):
-            if translation and placeholders(translation) != expected:
+        translations = forms(message.string)
+        for i, translation in enumerate(translations):
+            found = placeholders(translation)
+            # a singular may leave the count out ("the existing authorization"), as its msgid does; nothing may
+            # appear that the msgid lacks, and the plural forms carry every placeholder
+            fine = found <= expected if i == 0 and len(translations) > 1 else found == expected
+            if translation and not fine:
                 wrong.append(f"{forms(message.id)[0]!r} → {translation!r}: expected {sorted(expected)}")
     assert not wrong, f"placeholders differ in {lang}:\n" + "\n".join(wrong)

@@ -171,5 +171,7 @@ def code(code_id: int):
     with host().db.reader() as s:
         scope = overview.scope_for(s, g.user)
         view = overview.code_view(s, scope, code_id, today=local_date(utcnow()), language=current_language())
-        return render_template("registry/code.html", view=view, scope=scope)
+        from engine import catalog
+
+        return render_template("registry/code.html", view=view, scope=scope, may_edit=catalog.may_edit(g.user))
 

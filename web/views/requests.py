@@ -6,7 +6,7 @@ from flask import Blueprint, Response, abort, flash, g, redirect, render_templat
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from engine import queries
+from engine import queries, role_profiles
 from engine.clock import local_date
 from engine.errors import FormValidationError
 from engine.forms import prefill
@@ -31,6 +31,11 @@ def mine():
 def new():
     if request.args.get("renew"):
         return _render_renewal(request.args["renew"])
+    if request.args.get("profile"):  # "Mitä valtuuksia tarvitsen?": a role profile's codes and justification draft
+        from .profiles import request_prefill
+
+        values, holder_id = request_prefill(request.args["profile"], request.args.get("holder"))
+        return _render_new(values=values, holder_id=holder_id)
     return _render_new()
 
 
@@ -82,6 +87,7 @@ def create():
 def _render_new(values=None, errors=None, holder_id=None, status=200, renewing=None):
     with host().db.reader() as s:
         schema, ui, info = host().start_form(s, g.user.organisation_id)
+        schema = role_profiles.with_profile_choices(s, g.user.organisation_id, schema)
         reports = queries.reports(s, g.user)
         today = local_date(host().clock())
         form_fields = formrender.fields(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from sqlalchemy import select
 
 from engine import queries
 from engine.errors import FormValidationError, NotFoundError
+from engine.models import ProcessSpecVersion
 
 from .. import formrender
 from ..auth import login_required
@@ -39,6 +41,16 @@ def complete(task_id: str):
     if result.next_task_for_actor:
         return redirect(url_for("tasks.show", task_id=result.next_task_for_actor), 303)
     return redirect(url_for("requests.show", instance_id=result.instance_id), 303)
+
+
+@bp.get("/<task_id>/diagram.bpmn")
+@login_required
+def diagram(task_id: str):
+    """The diagram version the task's process runs on, for the bpmn-js viewer (whoever may open the task)."""
+    with host().db.reader() as s:
+        _task, instance, _can = queries.task_for(s, g.user, task_id)
+        bpmn = s.scalar(select(ProcessSpecVersion.bpmn).where(ProcessSpecVersion.id == instance.spec_version_id))
+    return Response(bpmn, mimetype="application/xml")
 
 
 def _render(task_id: str, values: dict | None = None, errors: dict | None = None, status: int = 200):
