@@ -10,7 +10,7 @@ CATALOGS := $(patsubst %.po,%.mo,$(wildcard web/translations/*/LC_MESSAGES/messa
 run: setup
 	$(BIN)/valtuus db upgrade
 	$(BIN)/valtuus demo
-	$(BIN)/valtuus run
+	VALTUUS_DEMO_SIGN_IN=1 $(BIN)/valtuus run
 
 test: setup
 	$(BIN)/ruff check engine web tests bench docs

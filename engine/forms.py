@@ -23,6 +23,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import SchemaError
 
 from .errors import FormValidationError
+from .privacy import contains_identity_code
 
 OptionSource = Callable[[], list[dict]]  # → [{"const": value, "title": fi, "x-title": {...}}]
 OptionCheck = Callable[[str, list], set]  # (source, submitted values) → the values that are not allowed
@@ -87,6 +88,7 @@ def validate(
     for err in (validator or make_validator(schema)).iter_errors(data):
         field, entry = _describe(err)
         errors.setdefault(field, []).append(entry)
+    _check_identity_codes(data, errors)
     if check_options is not None:
         _check_options(schema, data, check_options, errors)
     if not errors:
@@ -103,6 +105,13 @@ def _check_options(schema: dict, data: dict, check_options: OptionCheck, errors:
         values = data[name] if isinstance(data[name], list) else [data[name]]
         if check_options(source, values):
             errors.setdefault(name, []).append({"code": "invalid_choice"})
+
+
+def _check_identity_codes(data: dict, errors: dict) -> None:
+    """No personal identity code (henkilötunnus) in any text field of any form: nothing needs one."""
+    for name, value in data.items():
+        if any(contains_identity_code(v) for v in (value if isinstance(value, list) else [value])):
+            errors.setdefault(name, []).append({"code": "identity_code"})
 
 
 def _describe(err) -> tuple[str, dict]:

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, aliased
 from . import audit, review, revocation, role_profile_steps
 from .clock import local_date
 from .models import Authorization, AuthorizationStatus, HrEvent, Organisation, Person, Unit
+from .privacy import contains_identity_code
 from .registry import sync_holders
 from .tabular import parse_date, read_table
 
@@ -95,6 +96,8 @@ def parse(payload: object) -> Event:
     for key, limit in (("name", 200), ("unit", 200), ("title", 200)):
         if len(str(values[key])) > limit:
             raise EventRejected(f"{key} is longer than {limit} characters")
+    if any(contains_identity_code(value) for value in values.values()):  # never stored (engine/privacy.py)
+        raise EventRejected("an event must not contain a personal identity code (henkilötunnus)")
     supervisor = str(values["supervisor"]).lower()
     if supervisor and not _EMAIL.match(supervisor):
         raise EventRejected(f"supervisor {supervisor!r} is not an e-mail address")
@@ -226,8 +229,10 @@ def _joiner(session: Session, organisation_id: int, event: Event, person: Person
             now: datetime) -> Person:
     unit = _unit(session, organisation_id, event.unit)
     supervisor = _supervisor(session, organisation_id, event)
+    languages = session.scalar(select(Organisation.languages).where(Organisation.id == organisation_id)) or ["fi"]
+    main_language = languages[0]  # a joiner speaks the organisation's first language until the directory says otherwise
     if person is None:
-        person = Person(organisation_id=organisation_id, email=event.email, language="fi", demo_note={})
+        person = Person(organisation_id=organisation_id, email=event.email, language=main_language, demo_note={})
         session.add(person)
         result["change"] = "created"
     else:
@@ -235,8 +240,8 @@ def _joiner(session: Session, organisation_id: int, event: Event, person: Person
     person.name = event.name
     person.unit_id = unit.id
     person.active = True
-    if event.title:
-        person.title = {**(person.title or {}), "fi": event.title}
+    if event.title:  # HR's title is in the organisation's main language
+        person.title = {**(person.title or {}), main_language: event.title}
     if supervisor is not None:
         if supervisor.email == event.email:
             raise EventRejected("a person cannot be their own supervisor")

@@ -165,6 +165,7 @@ ISSUE_TEXT: dict[str, str] = {
     "expired_by_date": "The end date {valid_until} has passed: brought in as expired",
     "bad_mandate_type": "Unknown mandate type {value}",
     "bad_status": "Unknown status {value}",
+    "identity_code": "{column}: contains a personal identity code (henkilötunnus); remove it, none is stored",
     "status_not_importable": (
         "Status {value} cannot be imported: only active, expired and revoked authorizations can be brought in"
     ),

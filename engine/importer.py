@@ -52,6 +52,7 @@ from .models import (
     Person,
     Unit,
 )
+from .privacy import contains_identity_code
 from .registry import add_months, next_review_date, review_interval_months, sync_holders
 from .tabular import Row, Table, normalise_header, parse_date, read_table
 
@@ -454,6 +455,9 @@ class _Planner:
             code=_text(self.cell(row, "code")),
             notes=_text(self.cell(row, "notes")),
         )
+        for header, value in row.values.items():  # no henkilötunnus is ever stored (engine/privacy.py)
+            if contains_identity_code(value):
+                result.issues.append(Issue("identity_code", {"column": header}))
         holder = self._person(result)
         code = self._code(result)
         mandate_type = self._mandate_type(row, result)

@@ -21,6 +21,8 @@ DEFAULT_POLICY: dict = {
     "revocation_due_working_days": 1,  # the pääkäyttäjä invalidates in Suomi.fi within this many working days
     "revocation_reminder_days": 1,  # reminder this many days after the due date
     "revocation_escalation_days": 3,  # then every pääkäyttäjä is asked
+    # `valtuus retention`: people who left more than this many years ago are pseudonymised (engine/retention.py)
+    "retention_years": 6,
 }
 
 REVIEW_DEFAULTS = ("keep", "revoke", "escalate")
@@ -44,6 +46,7 @@ def policy_for(settings: dict | None) -> dict:
             if isinstance(value, bool):
                 result[key] = value
         elif isinstance(default, int) and isinstance(value, int) and not isinstance(value, bool):
-            if (_DAYS.search(key) and 0 <= value <= 3650) or key == "review_interval_months" and 1 <= value <= 120:
+            if (_DAYS.search(key) and 0 <= value <= 3650) or key == "review_interval_months" and 1 <= value <= 120 \
+                    or key == "retention_years" and 1 <= value <= 100:
                 result[key] = value
     return result

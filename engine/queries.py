@@ -238,8 +238,9 @@ def my_requests(session: Session, actor: User) -> list[tuple[ProcessInstance, Pe
         .limit(200)
     )
     result = []
-    for inst in session.scalars(query):
-        result.append((inst, session.get(Person, inst.subject_person_id), request_codes(session, inst.id)))
+    for inst in session.scalars(query):  # a code proposal has no subject person
+        subject = session.get(Person, inst.subject_person_id) if inst.subject_person_id is not None else None
+        result.append((inst, subject, request_codes(session, inst.id)))
     return result
 
 

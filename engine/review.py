@@ -43,6 +43,7 @@ from .models import (
     Unit,
 )
 from .policy import policy_for
+from .privacy import contains_identity_code
 from .registry import add_months
 from .revocation import add_owners
 
@@ -373,6 +374,8 @@ def validate(decision: Decision, authorization: Authorization, today: date) -> s
             return "reason_required"
     if len(decision.reason or "") > MAX_REASON:
         return "reason_too_long"
+    if contains_identity_code(decision.reason):  # never stored (engine/privacy.py)
+        return "identity_code"
     return None
 
 

@@ -10,7 +10,7 @@ from flask import Flask
 from engine.config import Settings
 from engine.runtime import Host
 
-from . import api, auth, errors, i18n, labels, security
+from . import api, auth, errors, i18n, labels, security, sessions
 from .views import (
     api_admin,
     audit,
@@ -36,7 +36,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     app.config.from_mapping(
         SECRET_KEY=os.environ.get("SECRET_KEY", ""),
-        DEMO_SIGN_IN=os.environ.get("VALTUUS_DEMO_SIGN_IN", "1") == "1",
+        DEMO_SIGN_IN=os.environ.get("VALTUUS_DEMO_SIGN_IN", "0") == "1",  # off unless asked for (make run does)
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=os.environ.get("VALTUUS_SECURE_COOKIES", "0") == "1",
@@ -54,6 +54,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     i18n.init_app(app)
     labels.init_app(app)
     security.init_app(app)
+    sessions.init_app(app)  # before auth: an expired session signs nobody in
     auth.init_app(app)
     errors.init_app(app)
     for blueprint in (

@@ -10,6 +10,9 @@ from flask_babel import gettext as _
 from engine import queries
 
 from .host import host
+from .security import sign_in_rate_limited
+from .sessions import begin as begin_session
+from .sessions import end as end_session
 
 bp = Blueprint("auth", __name__)
 
@@ -66,6 +69,7 @@ def login():
 
 
 @bp.post("/login")
+@sign_in_rate_limited
 def login_post():
     from flask import current_app
 
@@ -81,11 +85,7 @@ def login_post():
     if found is None:
         flash(_("Choose a person to sign in as."), "error")
         return redirect(url_for("auth.login")), 303
-    lang = session.get("lang")
-    session.clear()  # a fresh session at sign-in
-    session["person_id"] = found.id
-    if lang:
-        session["lang"] = lang
+    begin_session(found.id)  # a fresh session at sign-in: nothing from before is carried over but the language
     return redirect(local_target(request.form.get("next", "")), 303)
 
 
@@ -98,10 +98,7 @@ def local_target(target: str) -> str:
 
 @bp.post("/logout")
 def logout():
-    lang = session.get("lang")
-    session.clear()
-    if lang:
-        session["lang"] = lang
+    end_session()
     flash(_("You have signed out."), "info")
     return redirect(url_for("auth.login") if _demo() else url_for("main.home"), 303)
 

@@ -37,7 +37,8 @@ def _host():
 @click.option("--threads", default=8, show_default=True)
 @click.option("--no-timers", is_flag=True, help="Do not run the timer worker in this process.")
 @click.option(
-    "--demo-on-network",
+    "--allow-demo-sign-in-on-network",
+    "demo_on_network",
     is_flag=True,
     help="Serve demo sign-in (anyone may sign in as anyone) on a non-loopback address anyway.",
 )
@@ -46,12 +47,9 @@ def run(bind: str, port: int, threads: int, no_timers: bool, demo_on_network: bo
     """Check and load the diagrams, start the timer worker and serve the app (waitress)."""
     from waitress import serve
 
-    if current_app.config["DEMO_SIGN_IN"] and not _is_loopback(bind) and not demo_on_network:
-        click.echo(
-            f"error: demo sign-in lets anyone sign in as anyone; refusing to serve it on {bind}. "
-            "Set VALTUUS_DEMO_SIGN_IN=0, listen on 127.0.0.1, or pass --demo-on-network.",
-            err=True,
-        )
+    refusal = demo_sign_in_refusal(current_app.config["DEMO_SIGN_IN"], bind, demo_on_network)
+    if refusal:
+        click.echo(f"error: {refusal}", err=True)
         sys.exit(2)
     host = _host()
     try:
@@ -67,6 +65,16 @@ def run(bind: str, port: int, threads: int, no_timers: bool, demo_on_network: bo
         click.echo(f"timers: checked every {host.settings.timer_interval_seconds:g} s")
     click.echo(f"serving http://{bind}:{port}")
     serve(current_app._get_current_object(), host=bind, port=port, threads=threads)
+
+
+def demo_sign_in_refusal(demo_sign_in: bool, bind: str, forced: bool) -> str | None:
+    """Why serving must not start (demo sign-in on an address others can reach, not forced), or None."""
+    if not demo_sign_in or forced or _is_loopback(bind):
+        return None
+    return (
+        f"demo sign-in lets anyone sign in as anyone; refusing to serve it on {bind}. "
+        "Unset VALTUUS_DEMO_SIGN_IN, listen on 127.0.0.1, or pass --allow-demo-sign-in-on-network."
+    )
 
 
 def _is_loopback(address: str) -> bool:
@@ -111,15 +119,21 @@ def db_upgrade():
 
 
 @main.command("demo")
+@click.option(
+    "--directory",
+    "directory_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Another organisation's directory file (YAML), e.g. engine/data/examples/ekviken.yaml.",
+)
 @with_appcontext
-def demo():
-    """Load the demo organisation and the code catalog (safe to run again)."""
+def demo(directory_file: str | None):
+    """Load the demo organisation (or the one in --directory) and the code catalog (safe to run again)."""
     from engine.demo import load_demo_authorizations
     from engine.models.base import utcnow
 
     host = _host()
     with host.db.unit_of_work() as session:
-        org = load_demo(session, host.settings.demo_file, host.settings.codes_file)
+        org = load_demo(session, directory_file or host.settings.demo_file, host.settings.codes_file)
         added = load_demo_authorizations(session, org, utcnow())
         click.echo(f"demo organisation {org.key} loaded" + (f" with {added} existing authorizations" if added else ""))
     host.db.optimize()
@@ -357,4 +371,4 @@ def export(file, organisation_key, status, unit_key, expiring, overdue, no_end):
     click.echo(f"{len(table)} authorizations written to {path}")
 
 
-from . import cli_audit, cli_catalog, cli_lifecycle, cli_processes  # noqa: E402,F401  (they register commands)
+from . import cli_audit, cli_backup, cli_catalog, cli_lifecycle, cli_privacy, cli_processes  # noqa: E402,F401  (they register commands)

@@ -6,8 +6,20 @@ from flask import Flask, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from engine import errors as e
+
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
+
+
+class DatabaseId(IntegerConverter):
+    """``<int:…>`` in a URL: a number past the database's integer range matches no route (404) instead of failing
+    in the database (OverflowError on SQLite, "integer out of range" on PostgreSQL) with a 500."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
 
 
 def _messages():
@@ -31,6 +43,8 @@ def render_error(status: int, message: str | None = None):
 
 
 def init_app(app: Flask) -> None:
+    app.url_map.converters["int"] = DatabaseId  # before the blueprints add their routes
+
     @app.errorhandler(CSRFError)
     def csrf_error(err):
         return render_error(

@@ -139,5 +139,6 @@ def error_message(error: dict) -> str:
         "end_before_start": _("The end date must be after the start date."),
         "too_long": _("The validity can be at most %(limit)s years.", limit=params.get("limit")),
         "unknown_field": _("The form contained unknown fields."),
+        "identity_code": _("Do not write a personal identity code (henkilötunnus) here: nothing here needs one."),
     }
     return messages.get(code, _("The value is not valid."))

@@ -100,6 +100,7 @@ def action_label(value: str) -> str:
         "person.moved": _("Moved to another unit (HR)"),
         "person.leaving": _("Employment ends (HR)"),
         "person.deactivated": _("Employment ended: person inactive"),
+        "person.pseudonymised": _("Personal data pseudonymised (retention)"),
         "process.error": _("Process stopped in error"),
         "process.retried": _("Process retried"),
         "process.resolved": _("Process closed as resolved"),
@@ -249,6 +250,8 @@ def _import_templates() -> dict[str, str]:
         "expired_by_date": _("The end date %(valid_until)s has passed: brought in as expired."),
         "bad_mandate_type": _("Unknown mandate type %(value)s."),
         "bad_status": _("Unknown status %(value)s."),
+        "identity_code": _("%(column)s: contains a personal identity code (henkilötunnus). Remove it: none is "
+                           "stored."),
         "status_not_importable": _("Status %(value)s cannot be imported: only active, expired and revoked "
                                    "authorizations can be brought in."),
         "duplicate_row": _("Same person and authorization as row %(row)s."),

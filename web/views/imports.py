@@ -22,7 +22,7 @@ from engine.clock import local_date
 from engine.errors import EngineError
 from engine.models import ImportUpload
 from engine.models.base import utcnow
-from engine.tabular import TableError
+from engine.tabular import OLE_MAGIC, ZIP_MAGIC, TableError
 
 from ..auth import role_required
 from ..host import host
@@ -49,9 +49,16 @@ def _read_upload(kind: str) -> ImportUpload | None:
     data = file.read(MAX_UPLOAD_BYTES + 1)
     if len(data) > MAX_UPLOAD_BYTES:
         flash(_("The file is too large (at most %(mb)s MB).", mb=MAX_UPLOAD_BYTES // (1024 * 1024)), "error")
+        g.upload_status = 413
         return None
     if not data:
         flash(_("The file is empty."), "error")
+        return None
+    if data.startswith(OLE_MAGIC):  # an old binary .xls, whatever its name: say how to fix it
+        flash(issue_text(TableError("xls_not_supported", filename=name)), "error")
+        return None
+    if not content_matches_name(name, data):
+        flash(_("The file's content is not what its name says: only .xlsx and .csv files can be imported."), "error")
         return None
     options = {"create_people": request.form.get("create_people") == "1"}
     mapping_file = request.files.get("mapping")
@@ -75,6 +82,14 @@ def _read_upload(kind: str) -> ImportUpload | None:
         options=options,
         created_at=utcnow(),
     )
+
+
+def content_matches_name(name: str, data: bytes) -> bool:
+    """Content sniffing before anything is stored: an .xlsx is a zip; a .csv/.txt is text (UTF-16 with its BOM,
+    else no NUL bytes) or an .xlsx saved under the wrong name, which the reader accepts too."""
+    if name.lower().endswith(".xlsx"):
+        return data.startswith(ZIP_MAGIC)
+    return data.startswith((ZIP_MAGIC, b"\xff\xfe", b"\xfe\xff")) or b"\x00" not in data[:4096]
 
 
 def _store(upload: ImportUpload) -> int:
@@ -124,7 +139,8 @@ def new():
 def upload():
     upload = _read_upload("authorizations")
     if upload is None:
-        return render_template("imports/new.html", max_mb=MAX_UPLOAD_BYTES // (1024 * 1024)), 400
+        status = g.get("upload_status", 400)
+        return render_template("imports/new.html", max_mb=MAX_UPLOAD_BYTES // (1024 * 1024)), status
     return redirect(url_for("imports.preview", upload_id=_store(upload)), 303)
 
 
@@ -205,7 +221,8 @@ def reconcile():
 def reconcile_upload():
     upload = _read_upload("suomifi")
     if upload is None:
-        return render_template("imports/reconcile_new.html", max_mb=MAX_UPLOAD_BYTES // (1024 * 1024)), 400
+        status = g.get("upload_status", 400)
+        return render_template("imports/reconcile_new.html", max_mb=MAX_UPLOAD_BYTES // (1024 * 1024)), status
     return redirect(url_for("imports.comparison", upload_id=_store(upload)), 303)
 
 

@@ -59,7 +59,7 @@ def index():
 @login_required
 def mark_read():
     raw = request.form.get("id", "")
-    notification_id = int(raw) if raw.isdigit() else None
+    notification_id = int(raw) if raw.isdigit() and len(raw) < 10 else None  # (a database integer)
     if raw and notification_id is None:
         abort(400)
     with host().db.unit_of_work() as s:

@@ -16,6 +16,7 @@ from engine.models import Person
 from engine.registry import add_months
 
 from ..auth import login_required, role_required
+from ..errors import MAX_ID
 from ..host import host
 from ..i18n import LANGUAGES, current_language
 
@@ -154,9 +155,12 @@ def admin_codes(key: str):
 
 def _int(value) -> int:
     try:
-        return int(value)
+        number = int(value)
     except (TypeError, ValueError):
         abort(400)
+    if not -MAX_ID - 1 <= number <= MAX_ID:  # the database's integers: a larger number would fail there
+        abort(400)
+    return number
 
 
 def _field_message(err: role_profiles.ProfileInputError) -> str:

@@ -14,6 +14,7 @@ from engine.models import ProcessSpecVersion
 
 from .. import formrender
 from ..auth import login_required
+from ..errors import MAX_ID
 from ..host import host
 
 bp = Blueprint("requests", __name__, url_prefix="/requests")
@@ -51,6 +52,8 @@ def _render_renewal(renew: str):
         authorization_id = int(renew)
     except ValueError:
         abort(404)
+    if not 1 <= authorization_id <= MAX_ID:  # the database would refuse the number
+        abort(404)
     today = local_date(host().clock())
     with host().db.reader() as s:
         row = s.get(Authorization, authorization_id)
@@ -76,6 +79,8 @@ def create():
         holder_id = int(request.form.get("holder_id") or g.user.id)
     except ValueError:
         abort(400)
+    if not 1 <= holder_id <= MAX_ID:  # nobody has it (and the database would refuse the number)
+        abort(404)
     try:
         result = host().start_request(g.user.id, holder_id, lambda schema: formrender.parse(schema, request.form))
     except FormValidationError as err:

@@ -18,7 +18,7 @@ from engine.clock import local_date
 from engine.models import ProcessInstance, Unit
 
 from ..auth import login_required
-from ..errors import render_error
+from ..errors import MAX_ID, render_error
 from ..host import host
 
 bp = Blueprint("reviews", __name__, url_prefix="/reviews")
@@ -33,6 +33,7 @@ def problem_text(code: str) -> str:
         "end_date_too_late": _("The end date may be at most 25 years after the start (the Suomi.fi limit)."),
         "reason_required": _("Give a reason for revoking (at least 3 characters)."),
         "reason_too_long": _("The reason is too long (at most 2000 characters)."),
+        "identity_code": _("Do not write a personal identity code (henkilötunnus) in the reason: none is stored."),
         "own_authorization": _("You cannot review your own authorization."),
         "nothing_selected": _("Select at least one authorization."),
     }.get(code, _("This decision could not be recorded."))
@@ -99,9 +100,12 @@ def _render(errors: dict | None = None, message: str | None = None, values: dict
 
 def _int(value) -> int:
     try:
-        return int(value)
+        number = int(value)
     except (TypeError, ValueError):
         abort(400)
+    if not -MAX_ID - 1 <= number <= MAX_ID:  # the database's integers: a larger number would fail there
+        abort(400)
+    return number
 
 
 def _day(value: str | None) -> date | None:

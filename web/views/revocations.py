@@ -10,6 +10,7 @@ from engine.errors import NotFoundError, TaskConflictError
 from engine.models import Authorization, AuthorizationCode, Person
 
 from ..auth import login_required
+from ..errors import MAX_ID
 from ..host import host
 
 bp = Blueprint("revocations", __name__, url_prefix="/revocations")
@@ -17,9 +18,12 @@ bp = Blueprint("revocations", __name__, url_prefix="/revocations")
 
 def _authorization_id(value) -> int:
     try:
-        return int(value)
+        number = int(value)
     except (TypeError, ValueError):
         abort(400)
+    if not 1 <= number <= MAX_ID:  # no authorization has it (and the database would refuse the number)
+        abort(404)
+    return number
 
 
 def _render(authorization_id: int, reason: str = "", error: str | None = None, status: int = 200):
