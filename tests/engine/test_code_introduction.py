@@ -23,21 +23,10 @@ from engine.models import (
 from engine.options import invalid_values, option_sources
 from engine.runtime import Host
 from tests.conftest import request_form
+from tests.engine.test_revocation import Clock
 
 MONDAY = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)  # 10:00 in Finland
 PRODUCTION_STARTS = datetime(2026, 3, 19, 22, 0, tzinfo=UTC)  # 20 March begins in Finland
-
-
-class Clock:
-    def __init__(self, now: datetime):
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
 
 
 @pytest.fixture
