@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
 CATALOGS := $(patsubst %.po,%.mo,$(wildcard web/translations/*/LC_MESSAGES/messages.po))
 
-.PHONY: run test test-sqlite test-postgresql lint bench setup clean translations
+.PHONY: run test test-sqlite test-postgresql lint bench setup clean translations diagrams
 
 run: setup
 	$(BIN)/valtuus db upgrade
@@ -48,6 +48,9 @@ node_modules/.installed: package.json
 
 %.mo: %.po $(VENV)/.installed
 	$(BIN)/pybabel compile --use-fuzzy -i $< -o $@ >/dev/null
+
+diagrams: setup
+	$(BIN)/python docs/process-diagrams/render.py
 
 translations: $(VENV)/.installed
 	$(BIN)/pybabel extract -F web/babel.cfg -k _l -o web/translations/messages.pot web

@@ -10,7 +10,7 @@ from flask import Flask
 from engine.config import Settings
 from engine.runtime import Host
 
-from . import api, auth, errors, i18n, labels, security, sessions
+from . import api, auth, errors, i18n, labels, oidc, security, sessions
 from .views import (
     api_admin,
     audit,
@@ -56,11 +56,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     security.init_app(app)
     sessions.init_app(app)  # before auth: an expired session signs nobody in
     auth.init_app(app)
+    oidc.init_app(app)
     errors.init_app(app)
     for blueprint in (
         main.bp, auth.bp, tasks.bp, requests.bp, registry.bp, imports.bp, reviews.bp, revocations.bp, hr.bp,
         notifications.bp, api.bp, api_admin.bp, webhooks.bp, help.bp, processes.bp, profiles.bp,
-        catalog.bp, audit.bp, code_proposals.bp,
+        catalog.bp, audit.bp, code_proposals.bp, oidc.bp,
     ):
         app.register_blueprint(blueprint)
     return app

@@ -61,11 +61,17 @@ def role_required(role: str):
 def login():
     from flask import current_app
 
-    if not current_app.config["DEMO_SIGN_IN"]:
+    from . import oidc
+
+    if not current_app.config["DEMO_SIGN_IN"] and not oidc.configured():
         abort(404)
-    with host().db.reader() as s:
-        organisations = queries.demo_users(s)
-        return render_template("auth/login.html", organisations=organisations, next=request.args.get("next", ""))
+    organisations = []
+    if current_app.config["DEMO_SIGN_IN"]:
+        with host().db.reader() as s:
+            organisations = queries.demo_users(s)
+    return render_template(
+        "auth/login.html", organisations=organisations, next=request.args.get("next", ""), oidc=oidc.configured()
+    )
 
 
 @bp.post("/login")
@@ -98,9 +104,14 @@ def local_target(target: str) -> str:
 
 @bp.post("/logout")
 def logout():
+    from . import oidc
+
+    provider_end = oidc.end_session_url()  # read before the session (and its ID token) is gone
     end_session()
     flash(_("You have signed out."), "info")
-    return redirect(url_for("auth.login") if _demo() else url_for("main.home"), 303)
+    if provider_end:
+        return redirect(provider_end, 303)  # the provider ends its own session and sends the person back to /login
+    return redirect(url_for("auth.login") if _demo() or oidc.configured() else url_for("main.home"), 303)
 
 
 def _demo() -> bool:

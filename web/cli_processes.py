@@ -9,7 +9,7 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from engine import process_versions, queries
+from engine import instance_migration, process_versions, queries
 from engine.checks import check_diagram
 from engine.errors import ConflictError, DiagramError, NotFoundError
 from engine.forms import read_form_file
@@ -143,3 +143,39 @@ def processes_diff(process_id, old, new):
     click.echo(f"{process_id}: version {old} → {new}")
     for line in describe(changes):
         click.echo(f"  {line}")
+
+
+@processes.command("migrate")
+@click.argument("process_id")
+@click.argument("old", type=int)
+@click.argument("new", type=int)
+@click.option("--dry-run", is_flag=True, help="Only list what would change per instance; change nothing.")
+@click.option("--as", "as_email", required=True, help="E-mail of the pääkäyttäjä migrating (their organisation's).")
+@with_appcontext
+def processes_migrate(process_id, old, new, dry_run, as_email):
+    """Move the unfinished instances of PROCESS_ID from version OLD to NEW where SpiffWorkflow's diff allows it.
+
+    Lists per instance what changes or why it cannot move; without --dry-run moves the movable ones, each in its
+    own transaction. Exit 1 when any instance was not moved."""
+    host = _host()
+    with host.db.reader() as session:
+        actor_id = _person(session, as_email)
+        if not queries.user(session, actor_id).has("administrator"):
+            raise click.UsageError(f"{as_email} is not a pääkäyttäjä")
+        organisation_id = session.get(Person, actor_id).organisation_id
+        try:
+            plans = instance_migration.plan(session, host, process_id, old, new, organisation_id)
+        except (NotFoundError, ConflictError) as err:
+            raise click.UsageError(str(err)) from err
+    for planned in plans:
+        click.echo(f"instance {planned.instance_id} ({planned.subject or '–'}), at {', '.join(planned.current) or '–'}")
+        for line in instance_migration.describe(planned):
+            click.echo(f"  {line}")
+    movable = {p.instance_id: p.token for p in plans if p.migratable}
+    click.echo(f"{len(movable)} of {len(plans)} instances can move from version {old} to {new}")
+    if dry_run:
+        return
+    outcomes = instance_migration.migrate(host, actor_id, process_id, old, new, movable)
+    for outcome in outcomes:
+        click.echo(f"instance {outcome.instance_id}: {'migrated' if outcome.migrated else outcome.reason}")
+    sys.exit(0 if len(movable) == len(plans) and all(o.migrated for o in outcomes) else 1)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, JsonType
@@ -40,7 +40,10 @@ class Unit(Base):
 
 class Person(Base):
     __tablename__ = "people"
-    __table_args__ = (UniqueConstraint("organisation_id", "email"),)
+    __table_args__ = (
+        UniqueConstraint("organisation_id", "email"),
+        Index("ix_people_oidc_subject", "organisation_id", "oidc_subject", unique=True),  # NULLs never collide
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
@@ -52,6 +55,7 @@ class Person(Base):
     title: Mapped[dict] = mapped_column(JsonType, default=dict)
     demo_note: Mapped[dict] = mapped_column(JsonType, default=dict)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    oidc_subject: Mapped[str | None] = mapped_column(String(255))  # stable id at the OpenID provider (first sign-in)
 
     unit: Mapped[Unit | None] = relationship(foreign_keys=[unit_id])
     roles: Mapped[list[PersonRole]] = relationship(cascade="all, delete-orphan")

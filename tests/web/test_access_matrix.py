@@ -26,6 +26,8 @@ RULES: dict[str, str] = {
     "auth.login": "public",
     "auth.login_post": "public",
     "auth.logout": "public",
+    "oidc.start": "public",
+    "oidc.callback": "public",
     "help.index": "public",
     "help.page": "public",
     "tasks.inbox": "signed_in",
@@ -86,6 +88,8 @@ RULES: dict[str, str] = {
     "processes.download_forms": OWNERS,
     "processes.deploy_form": OWNERS,
     "processes.deploy": OWNERS,
+    "processes.migrate_plan": "administrator",
+    "processes.migrate": "administrator",
     "profiles.index": "signed_in",
     "profiles.show": "signed_in",
     "profiles.admin_index": "administrator",
@@ -173,7 +177,7 @@ def test_each_role_gets_what_the_rule_of_the_route_says(world, endpoint):
                 assert status == 401, said  # a session is no token
             elif allowed(rule, role):
                 assert status not in (401, 403, 404), said  # a 400/409/422 says the empty form was read
-                assert endpoint.startswith("auth.") or not where.startswith("/login"), said
+                assert endpoint.startswith(("auth.", "oidc.")) or not where.startswith("/login"), said
                 if method == "GET":
                     assert status < 400, said
             elif role == "anonymous":

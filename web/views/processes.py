@@ -12,8 +12,9 @@ from pathlib import PurePath
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 
-from engine import process_versions
+from engine import instance_migration, process_versions
 from engine.checks import MAX_DIAGRAM_BYTES
 from engine.errors import ConflictError, DiagramError
 from engine.forms import MAX_FORM_BYTES
@@ -37,6 +38,19 @@ KIND_LABELS = {
     "form": _l("Form"),
 }
 CHANGE_LABELS = {"added": _l("added"), "removed": _l("removed"), "changed": _l("changed")}
+STEP_CHANGES = {  # a migration's changes ahead of an instance, and why an instance cannot move
+    "added": _l("Step “%(a)s” is added"),
+    "removed": _l("Step “%(a)s” is removed"),
+    "renamed": _l("Step “%(a)s” is renamed “%(b)s”"),
+    "changed": _l("Step “%(a)s” changes"),
+    "timer": _l("The timer “%(a)s” it waits for starts counting again"),
+}
+MIGRATION_REASONS = {
+    "removed": _l("The step “%(a)s” it has reached is not in the new version"),
+    "changed": _l("The step “%(a)s” it waits at works differently in the new version"),
+    "error": _l("It is in error: retry or resolve it first"),
+    "subprocess": _l("Its subprocess “%(a)s” is not in the new version"),
+}
 ATTRIBUTE_LABELS = {
     "name": _l("name"),
     "lane": _l("lane"),
@@ -76,7 +90,15 @@ def labels():
         "change_label": lambda c: CHANGE_LABELS.get(c, c),
         "attribute_label": lambda a: ATTRIBUTE_LABELS.get(a, a),
         "problem_reason": problem_reason,
+        "step_change": lambda c: _words(STEP_CHANGES, c),
+        "migration_reason": lambda r: _words(MIGRATION_REASONS, r),
     }
+
+
+def _words(labels: dict, item: tuple) -> str:
+    kind, *names = item
+    names += ["", ""]
+    return str(labels.get(kind, kind)) % {"a": names[0], "b": names[1]}
 
 
 @bp.get("/")
@@ -186,3 +208,56 @@ def _read_files() -> tuple[dict[str, bytes], str]:
     if not next(iter(files)).lower().endswith(".bpmn"):
         return {}, _("The diagram must be a .bpmn file.")
     return files, ""
+
+
+def admin_required(view):
+    @wraps(view)
+    @login_required
+    def wrapped(*args, **kwargs):
+        if not g.user.has("administrator"):
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+@bp.get("/<process_id>/<int:version>/migrate")
+@admin_required
+def migrate_plan(process_id: str, version: int):
+    """The dry run: per unfinished instance on ``version``, what moving it to the newest (or ``?to=``) would change."""
+    h = host()
+    with h.db.reader() as session:
+        newest = process_versions.versions(session, g.user.organisation_id, process_id)
+        to = request.args.get("to", type=int) or (newest[0].version if newest else version)
+        plans = instance_migration.plan(session, h, process_id, version, to, g.user.organisation_id)
+    return render_template("processes/migrate.html", process_id=process_id, old=version, new=to, plans=plans)
+
+
+@bp.post("/<process_id>/<int:version>/migrate")
+@admin_required
+def migrate(process_id: str, version: int):
+    """Move the instances ticked in the dry run; each one that changed since is refused and left as it was."""
+    to = request.form.get("to", type=int)
+    chosen = {}
+    for value in request.form.getlist("instance"):
+        instance_id, _sep, token = value.partition(":")
+        if instance_id.isdigit() and token:
+            chosen[int(instance_id)] = token
+    if to is None:
+        abort(400)
+    if not chosen:
+        flash(_("Choose the processes to move."), "error")
+        return redirect(url_for(".migrate_plan", process_id=process_id, version=version, to=to), 303)
+    outcomes = instance_migration.migrate(host(), g.user.id, process_id, version, to, chosen)
+    moved = sum(o.migrated for o in outcomes)
+    moved_text = ngettext(
+        "%(num)s process was moved to version %(v)s.", "%(num)s processes were moved to version %(v)s.", moved, v=to
+    )
+    flash(moved_text, "success" if moved else "info")
+    for outcome in outcomes:
+        if not outcome.migrated:
+            reason = _(
+                "Process %(id)s was not moved: it changed since the dry run or cannot move.", id=outcome.instance_id
+            )
+            flash(reason, "error")
+    return redirect(url_for(".migrate_plan", process_id=process_id, version=version, to=to), 303)
