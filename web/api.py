@@ -485,6 +485,16 @@ def authorization(authorization_id: int):
     return AuthorizationSchema().dump(_authorization(row))
 
 
+def _rows_after(session, model, after: int, limit: int) -> list:
+    """The caller's organisation's rows of ``model`` after the cursor id, one more than a page (to tell if more)."""
+    return session.scalars(
+        select(model)
+        .where(model.organisation_id == g.api_caller.organisation_id, model.id > after)
+        .order_by(model.id)
+        .limit(limit + 1)
+    ).all()
+
+
 def _person(p: Person) -> dict:
     return {
         "id": p.id, "name": p.name, "email": p.email, "unit_id": p.unit_id, "supervisor_id": p.supervisor_id,
@@ -497,13 +507,7 @@ def _person(p: Person) -> dict:
 def people():
     limit, after = _limit(), _decode_cursor(int) or 0
     with host().db.reader() as session:
-        found = session.scalars(
-            select(Person)
-            .where(Person.organisation_id == g.api_caller.organisation_id, Person.id > after)
-            .order_by(Person.id)
-            .limit(limit + 1)
-        ).all()
-        items = [_person(p) for p in found]
+        items = [_person(p) for p in _rows_after(session, Person, after, limit)]
     return _page(items, limit, lambda item: item["id"], PersonPage)
 
 
@@ -529,16 +533,10 @@ def person(person_id: int):
 def units():
     limit, after = _limit(), _decode_cursor(int) or 0
     with host().db.reader() as session:
-        found = session.scalars(
-            select(Unit)
-            .where(Unit.organisation_id == g.api_caller.organisation_id, Unit.id > after)
-            .order_by(Unit.id)
-            .limit(limit + 1)
-        ).all()
         items = [
             {"id": u.id, "key": u.key, "name": u.name or {}, "parent_id": u.parent_id, "director_id": u.director_id,
              "deputy_id": u.deputy_id}
-            for u in found
+            for u in _rows_after(session, Unit, after, limit)
         ]
     return _page(items, limit, lambda item: item["id"], UnitPage)
 
@@ -554,13 +552,7 @@ def codes():
                 select(AuthorizationCategory).where(AuthorizationCategory.organisation_id == organisation_id)
             )
         }
-        found = session.scalars(
-            select(AuthorizationCode)
-            .where(AuthorizationCode.organisation_id == organisation_id, AuthorizationCode.id > after)
-            .order_by(AuthorizationCode.id)
-            .limit(limit + 1)
-        ).all()
-        items = [_code(c, categories.get(c.category_id)) for c in found]
+        items = [_code(c, categories.get(c.category_id)) for c in _rows_after(session, AuthorizationCode, after, limit)]
     return _page(items, limit, lambda item: item["id"], CodePage)
 
 
